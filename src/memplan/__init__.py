@@ -1,0 +1,28 @@
+"""memplan: decide where every byte of a neural network lives on a small device.
+
+    >>> import memplan
+    >>> graph = memplan.load("zoo:resnet50")
+    >>> plan = memplan.plan(graph, algorithm="greedy_by_size", alignment=16)
+    >>> plan.arena_bytes, plan.lower_bound_bytes
+"""
+from __future__ import annotations
+
+from .errors import InputError, MemplanError, ModelError, PlanError
+from .ir import Graph, Op, Tensor
+from .planner import Plan, plan
+from .problem import Block, Problem, Solution
+
+__version__ = "0.1.0"
+
+
+def load(model: str, *, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
+    """Read an ONNX file (or ``zoo:NAME``) into a Graph with static shapes."""
+    from .onnx_import import load as load_onnx
+    from .zoo import resolve
+
+    path, name = resolve(str(model))
+    return load_onnx(path, input_shapes=input_shapes, name=name)
+
+
+__all__ = ["load", "plan", "Plan", "Graph", "Op", "Tensor", "Block", "Problem", "Solution",
+           "MemplanError", "ModelError", "PlanError", "InputError"]

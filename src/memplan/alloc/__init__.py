@@ -1,0 +1,42 @@
+"""Offset assignment: every algorithm is a plain function ``Problem -> Solution``,
+registered in ``ALGORITHMS``. ``solve`` runs one by name and validates its result."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from ..errors import PlanError
+from ..problem import Problem, Solution
+from .bounds import lower_bound
+from .greedy import greedy_by_size
+from .naive import naive
+
+ALGORITHMS: dict[str, Callable[..., Solution]] = {
+    "naive": naive,
+    "greedy_by_size": greedy_by_size,
+}
+
+
+def get_algorithm(name: str) -> Callable[..., Solution]:
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise PlanError(f"unknown algorithm {name!r}; choose one of: {', '.join(sorted(ALGORITHMS))}") from None
+
+
+def solve(problem: Problem, algorithm: str = "greedy_by_size", **options) -> Solution:
+    """Run ``algorithm`` and validate its result; an invalid result is a bug and raises."""
+    from ..verify.check import check_solution
+
+    fn = get_algorithm(algorithm)
+    start = time.perf_counter()
+    solution = fn(problem, **options)
+    elapsed = time.perf_counter() - start
+    if solution.offsets or not problem.blocks:
+        findings = check_solution(problem, solution)
+        if findings:
+            raise PlanError(f"algorithm {algorithm!r} produced an invalid plan (a bug): {findings[0]}")
+    stats = dict(solution.stats)
+    stats.setdefault("seconds", elapsed)
+    bound = max(solution.bound, lower_bound(problem))
+    return Solution(solution.offsets, solution.algorithm, solution.status, bound, stats)

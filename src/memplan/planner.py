@@ -1,0 +1,129 @@
+"""Graph -> Plan: order, lifetimes, offsets, weights layout, then the validator.
+
+``plan(graph)`` is the whole pipeline as one pure function; the CLI is a thin shell over it.
+The `Plan` is immutable and carries everything the plan JSON says (steps inclusive).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Mapping
+
+from . import alloc
+from .alloc.common import align_up
+from .errors import PlanError
+from .ir import Graph
+from .lifetimes import Buffer, buffers as make_buffers
+from .problem import Block, Problem
+from .schedule import Schedule, schedule as make_schedule
+
+
+@dataclass(frozen=True)
+class PlacedBuffer:
+    id: int
+    offset: int
+    size: int
+    first_step: int
+    last_step: int
+    tensors: tuple[tuple[str, int], ...]  # (tensor name, byte offset inside the buffer)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.tensors)
+
+
+@dataclass(frozen=True)
+class WeightSlot:
+    name: str
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """``naive_bytes`` is the arena with no reuse at all: every buffer's size, padded to the
+    alignment, summed — an upper bound for every allocator."""
+
+    model: str
+    order: tuple[str, ...]
+    algorithm: str
+    alignment: int
+    arena_bytes: int
+    lower_bound_bytes: int
+    naive_bytes: int
+    buffers: tuple[PlacedBuffer, ...]
+    weights_bytes: int
+    weights: tuple[WeightSlot, ...]
+    order_method: str = "file"
+    status: str = "heuristic"
+    io_in_arena: bool = True
+    stats: Mapping[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def tensor_offsets(self) -> Mapping[str, int]:
+        """Absolute arena offset of every activation tensor."""
+        return {name: b.offset + rel for b in self.buffers for name, rel in b.tensors}
+
+    @cached_property
+    def weight_offsets(self) -> Mapping[str, int]:
+        return {w.name: w.offset for w in self.weights}
+
+    def live_at(self, step: int) -> list[PlacedBuffer]:
+        return [b for b in self.buffers if b.first_step <= step <= b.last_step]
+
+    @cached_property
+    def peak_step(self) -> int:
+        """The step with the most live bytes (the first such step)."""
+        live = [0] * (len(self.order) or 1)
+        for b in self.buffers:
+            for s in range(b.first_step, b.last_step + 1):
+                live[s] += b.size
+        return max(range(len(live)), key=lambda s: (live[s], -s))
+
+
+def to_problem(bufs: tuple[Buffer, ...], alignment: int, capacity: int | None = None) -> Problem:
+    """Buffers (inclusive steps) -> the pure problem (half-open lifetimes)."""
+    blocks = tuple(Block(str(b.id), b.size, b.first, b.last + 1, alignment) for b in bufs)
+    return Problem(blocks, capacity=capacity)
+
+
+def layout_weights(graph: Graph, alignment: int) -> tuple[tuple[WeightSlot, ...], int]:
+    """Weights in first-use order, each aligned, in one contiguous read-only blob."""
+    slots, top = [], 0
+    for name in graph.weights:
+        top = align_up(top, alignment)
+        size = graph.tensors[name].nbytes
+        slots.append(WeightSlot(name, top, size))
+        top += size
+    return tuple(slots), top
+
+
+def plan(graph: Graph, *, algorithm: str = "greedy_by_size", alignment: int = 16, order: str = "file",
+         io_in_arena: bool = True, model: str | None = None, schedule: Schedule | None = None,
+         **options) -> Plan:
+    """Plan ``graph``: every activation gets an arena offset, every weight a blob offset.
+
+    ``options`` go to the allocator (e.g. ``time_limit``, ``seed``)."""
+    if alignment < 1 or alignment & (alignment - 1):
+        raise PlanError(f"alignment must be a power of two, got {alignment}")
+    sched = schedule or make_schedule(graph, order)
+    bufs = make_buffers(graph, sched, io_in_arena=io_in_arena)
+    problem = to_problem(bufs, alignment)
+    solution = alloc.solve(problem, algorithm, **options)
+    placed = tuple(PlacedBuffer(b.id, off, b.size, b.first, b.last, b.tensors)
+                   for b, off in zip(bufs, solution.offsets))
+    slots, weight_bytes = layout_weights(graph, alignment)
+    result = Plan(
+        model=model or graph.source or graph.name,
+        order=tuple(graph.ops[i].name for i in sched.order),
+        algorithm=solution.algorithm, alignment=alignment,
+        arena_bytes=solution.height(problem), lower_bound_bytes=solution.bound,
+        naive_bytes=sum(align_up(b.size, alignment) for b in bufs), buffers=placed, weights_bytes=weight_bytes,
+        weights=slots, order_method=sched.method, status=solution.status, io_in_arena=io_in_arena,
+        stats=dict(solution.stats))
+    from .verify.check import check_plan
+
+    findings = check_plan(graph, result)
+    if findings:
+        raise PlanError(f"the plan failed validation (a bug, nothing written): {findings[0]}")
+    return result

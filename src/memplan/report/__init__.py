@@ -1,0 +1,1 @@
+"""Reports are pure functions of a plan: text tables, the plan JSON, pictures."""

@@ -1,0 +1,91 @@
+"""The memory picture: x = execution step, y = arena address, one rectangle per buffer
+(colour by buffer, the largest labelled with their tensor), the peak step marked; beside it,
+the weights blob as one column of stacked tensors. Pure: returns a matplotlib Figure."""
+from __future__ import annotations
+
+import os
+
+from ..errors import InputError
+from ..fileio import write_atomic
+from ..planner import Plan
+from ..units import format_size
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def memory_figure(plan: Plan, *, labels: int = 12):
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Rectangle
+
+    plt = _pyplot()
+    fig, (ax, wx) = plt.subplots(1, 2, figsize=(13, 7), width_ratios=[6, 1], layout="constrained")
+    cmap = plt.get_cmap("tab20")
+    scale, unit = _unit(max(plan.arena_bytes, 1))
+    rects = [Rectangle((b.first_step - 0.5, b.offset / scale), b.last_step - b.first_step + 1, b.size / scale)
+             for b in plan.buffers]
+    colours = [cmap(b.id % 20) for b in plan.buffers]
+    ax.add_collection(PatchCollection(rects, facecolor=colours, edgecolor="black", linewidth=0.3))
+    for b in sorted(plan.buffers, key=lambda b: -b.size)[:labels]:
+        ax.text((b.first_step + b.last_step) / 2, (b.offset + b.size / 2) / scale, _short(b.names[0]),
+                ha="center", va="center", fontsize=7, clip_on=True)
+    peak = plan.peak_step
+    ax.axvline(peak, color="red", linestyle="--", linewidth=1)
+    ax.axhline(plan.lower_bound_bytes / scale, color="grey", linestyle=":", linewidth=1)
+    ax.text(peak, plan.arena_bytes / scale, f" peak step {peak}", color="red", va="bottom", fontsize=8)
+    ax.set_xlim(-0.5, max(len(plan.order), 1) - 0.5)
+    ax.set_ylim(0, max(plan.arena_bytes, 1) / scale * 1.04)
+    ax.set_xlabel("execution step")
+    ax.set_ylabel(f"arena address ({unit})")
+    ratio = plan.arena_bytes / plan.lower_bound_bytes if plan.lower_bound_bytes else 1
+    ax.set_title(f"{os.path.basename(plan.model)} — activations: arena {format_size(plan.arena_bytes)}, "
+                 f"LB {format_size(plan.lower_bound_bytes)} (dotted), {plan.algorithm}, x{ratio:.3f}", fontsize=10)
+    _weights_panel(wx, plan, cmap)
+    return fig
+
+
+def _weights_panel(ax, plan: Plan, cmap) -> None:
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Rectangle
+
+    scale, unit = _unit(max(plan.weights_bytes, 1))
+    rects = [Rectangle((0, w.offset / scale), 1, w.size / scale) for w in plan.weights]
+    ax.add_collection(PatchCollection(rects, facecolor=[cmap(i % 20) for i in range(len(rects))],
+                                      edgecolor="black", linewidth=0.2))
+    for w in sorted(plan.weights, key=lambda w: -w.size)[:8]:
+        ax.text(0.5, (w.offset + w.size / 2) / scale, _short(w.name), ha="center", va="center", fontsize=6)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, max(plan.weights_bytes, 1) / scale * 1.04)
+    ax.set_xticks([])
+    ax.set_ylabel(f"weights address ({unit})")
+    ax.set_title(f"weights\n{format_size(plan.weights_bytes)}, {len(plan.weights)} tensors", fontsize=9)
+
+
+def _unit(n: int) -> tuple[float, str]:
+    for unit, scale in (("MiB", 1024**2), ("KiB", 1024)):
+        if n >= 4 * scale:
+            return scale, unit
+    return 1, "B"
+
+
+def _short(name: str, n: int = 22) -> str:
+    return name if len(name) <= n else "…" + name[-(n - 1):]
+
+
+def save_figure(fig, path: str) -> None:
+    """PNG or SVG by extension, written atomically."""
+    import io
+
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".png", ".svg"):
+        raise InputError(f"{path}: picture must end in .png or .svg")
+    buf = io.BytesIO()
+    fig.savefig(buf, format=ext[1:], dpi=130)
+    _pyplot().close(fig)
+    write_atomic(path, buf.getvalue())

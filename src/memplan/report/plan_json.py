@@ -1,0 +1,71 @@
+"""The plan JSON contract (``format: memplan.plan/1``). Steps are inclusive.
+
+Besides the fields the contract lists, each buffer may carry ``tensor_offsets`` (byte offset
+of each tensor inside the buffer) when tensors share a buffer at different positions
+(concat built in place); readers that ignore it still see every tensor of the buffer.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import InputError
+from ..fileio import write_atomic
+from ..planner import Plan, PlacedBuffer, WeightSlot
+
+FORMAT = "memplan.plan/1"
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    buffers = []
+    for b in plan.buffers:
+        entry = {"id": b.id, "offset": b.offset, "size": b.size, "first_step": b.first_step,
+                 "last_step": b.last_step, "tensors": list(b.names)}
+        if any(rel for _, rel in b.tensors):
+            entry["tensor_offsets"] = {name: rel for name, rel in b.tensors}
+        buffers.append(entry)
+    return {
+        "format": FORMAT, "model": plan.model, "order": list(plan.order),
+        "order_method": plan.order_method, "algorithm": plan.algorithm, "status": plan.status,
+        "alignment": plan.alignment, "io_in_arena": plan.io_in_arena,
+        "arena_bytes": plan.arena_bytes, "lower_bound_bytes": plan.lower_bound_bytes,
+        "naive_bytes": plan.naive_bytes, "buffers": buffers,
+        "weights": {"bytes": plan.weights_bytes,
+                    "tensors": [{"name": w.name, "offset": w.offset, "size": w.size} for w in plan.weights]},
+    }
+
+
+def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise InputError(f"{source}: not a memplan plan (expected \"format\": \"{FORMAT}\")")
+    try:
+        buffers = tuple(
+            PlacedBuffer(int(b["id"]), int(b["offset"]), int(b["size"]), int(b["first_step"]),
+                         int(b["last_step"]),
+                         tuple((n, int(b.get("tensor_offsets", {}).get(n, 0))) for n in b["tensors"]))
+            for b in data["buffers"])
+        weights = tuple(WeightSlot(w["name"], int(w["offset"]), int(w["size"])) for w in data["weights"]["tensors"])
+        return Plan(
+            model=data.get("model", ""), order=tuple(data["order"]), algorithm=data["algorithm"],
+            alignment=int(data["alignment"]), arena_bytes=int(data["arena_bytes"]),
+            lower_bound_bytes=int(data["lower_bound_bytes"]), naive_bytes=int(data["naive_bytes"]),
+            buffers=buffers, weights_bytes=int(data["weights"]["bytes"]), weights=weights,
+            order_method=data.get("order_method", "file"), status=data.get("status", "heuristic"),
+            io_in_arena=bool(data.get("io_in_arena", True)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{source}: malformed plan JSON ({type(exc).__name__}: {exc})") from None
+
+
+def read_plan(path: str) -> Plan:
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None
+    return plan_from_dict(data, path)
+
+
+def write_plan(plan: Plan, path: str) -> None:
+    write_atomic(path, json.dumps(plan_to_dict(plan), indent=1) + "\n")

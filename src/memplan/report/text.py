@@ -1,0 +1,72 @@
+"""Text reports: the plan summary table (rich) and a TFLM-style step picture.
+
+``summary_rows`` is a pure function returning (label, value) pairs so tests can read it;
+``summary_table`` wraps them in a rich Table for the terminal."""
+from __future__ import annotations
+
+from rich.table import Table
+
+from ..ir import Graph
+from ..planner import Plan
+from ..units import format_size
+
+
+def _bytes(n: int) -> str:
+    return f"{n:,} ({format_size(n)})"
+
+
+def summary_rows(plan: Plan, graph: Graph, budget: int | None = None) -> list[tuple[str, str]]:
+    ratio = plan.arena_bytes / plan.lower_bound_bytes if plan.lower_bound_bytes else 1.0
+    peak = plan.peak_step
+    live = sorted(plan.live_at(peak), key=lambda b: -b.size)
+    live_names = ", ".join(f"{'+'.join(b.names)} ({format_size(b.size)})" for b in live[:6])
+    if len(live) > 6:
+        live_names += f", … {len(live) - 6} more"
+    rows = [
+        ("model", plan.model),
+        ("ops / activation tensors", f"{len(plan.order)} / {sum(len(b.tensors) for b in plan.buffers)}"),
+        ("order", plan.order_method),
+        ("algorithm", f"{plan.algorithm} ({plan.status})"),
+        ("alignment", f"{plan.alignment} B"),
+        ("weights", f"{_bytes(plan.weights_bytes)} in {len(plan.weights)} tensors"),
+        ("arena", _bytes(plan.arena_bytes)),
+        ("lower bound (LB)", _bytes(plan.lower_bound_bytes)),
+        ("naive (no reuse)", _bytes(plan.naive_bytes)),
+        ("arena / LB", f"{ratio:.4f}"),
+        ("naive / arena", f"{plan.naive_bytes / plan.arena_bytes:.2f}x" if plan.arena_bytes else "-"),
+        ("peak step", f"{peak}: {plan.order[peak] if plan.order else '-'}"),
+        ("live at peak", live_names or "-"),
+    ]
+    if budget is not None:
+        verdict = "fits" if plan.arena_bytes <= budget else f"does NOT fit (short by {_bytes(plan.arena_bytes - budget)})"
+        rows.append(("budget", f"{_bytes(budget)}: arena {verdict}"))
+    return rows
+
+
+def summary_table(plan: Plan, graph: Graph, budget: int | None = None) -> Table:
+    table = Table(title=f"memplan: {plan.model}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for label, value in summary_rows(plan, graph, budget):
+        table.add_row(label, value)
+    return table
+
+
+def step_picture(plan: Plan, *, width: int = 64) -> str:
+    """One row per step, one character column per slice of the arena (TFLM's
+    PrintMemoryPlan): a letter where a buffer lives, '.' where bytes are free."""
+    if not plan.arena_bytes:
+        return ""
+    scale = plan.arena_bytes / width
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    lines = []
+    for step in range(len(plan.order)):
+        row = ["."] * width
+        live = 0
+        for b in plan.live_at(step):
+            live += b.size
+            lo, hi = int(b.offset / scale), max(int((b.offset + b.size) / scale), int(b.offset / scale) + 1)
+            for c in range(lo, min(hi, width)):
+                row[c] = letters[b.id % len(letters)]
+        lines.append(f"{step:4d} {''.join(row)} {format_size(live)}")
+    return "\n".join(lines)

@@ -1,0 +1,34 @@
+"""Byte sizes as people write them: ``2MiB``, ``512 KiB``, ``1.5MB``, ``1048576``."""
+from __future__ import annotations
+
+import re
+
+from .errors import InputError
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2,
+          "mib": 1024**2, "g": 1000**3, "gb": 1000**3, "gib": 1024**3}
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes in ``text``; KB/MB/GB are decimal, KiB/MiB/GiB binary. Raises InputError."""
+    if isinstance(text, int):
+        if text < 0:
+            raise InputError(f"size must not be negative: {text}")
+        return text
+    m = _PATTERN.match(str(text))
+    unit = m.group(2).lower() if m else None
+    if not m or unit not in _UNITS:
+        raise InputError(f"cannot read size {text!r}; write e.g. 2MiB, 512KiB, 1.5MB or 1048576")
+    value = float(m.group(1)) * _UNITS[unit]
+    if value != int(value):
+        raise InputError(f"size {text!r} is not a whole number of bytes")
+    return int(value)
+
+
+def format_size(n: int) -> str:
+    """Short human form with binary units: 9633792 -> '9.19 MiB'."""
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n} B"

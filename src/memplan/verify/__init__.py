@@ -1,0 +1,1 @@
+"""Proof of plans: the validator (`check`) and the arena executor."""

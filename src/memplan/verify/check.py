@@ -1,0 +1,173 @@
+"""The plan validator: a pure function from (problem, solution) to typed findings.
+
+It is independent of every allocator and runs after each of them. Checks: one offset per
+block, offsets non-negative and aligned, every block inside the capacity (when there is
+one), and no two conflicting blocks sharing a byte. Conflicts are the problem's own notion
+(overlapping ``[lower, upper)`` lifetimes or either side's conflict list). The overlap check
+sorts each block's conflicts, so it is O(pairs), not O(n^2) over all blocks.
+"""
+from __future__ import annotations
+
+import bisect
+import heapq
+from dataclasses import dataclass
+
+from ..problem import Problem, Solution
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # "missing" | "negative" | "alignment" | "capacity" | "overlap"
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def check_solution(problem: Problem, solution: Solution, *, limit: int = 20) -> list[Finding]:
+    return check_offsets(problem, solution.offsets, limit=limit)
+
+
+def check_offsets(problem: Problem, offsets, *, limit: int = 20) -> list[Finding]:
+    blocks = problem.blocks
+    if len(offsets) != len(blocks):
+        return [Finding("missing", f"{len(offsets)} offsets for {len(blocks)} blocks")]
+    findings: list[Finding] = []
+    for b, off in zip(blocks, offsets):
+        if off < 0:
+            findings.append(Finding("negative", f"block {b.id!r} at negative offset {off}"))
+        elif off % b.alignment:
+            findings.append(Finding("alignment", f"block {b.id!r} at offset {off} is not {b.alignment}-aligned"))
+        if problem.capacity is not None and off + b.size > problem.capacity:
+            findings.append(Finding("capacity", f"block {b.id!r} ends at {off + b.size} > capacity {problem.capacity}"))
+    findings += _sweep_overlaps(problem, offsets, limit)
+    findings += _list_overlaps(problem, offsets, limit)
+    return findings[:limit]
+
+
+def _overlap(problem: Problem, offsets, i: int, j: int) -> Finding:
+    a, b, oa, ob = problem.blocks[i], problem.blocks[j], offsets[i], offsets[j]
+    return Finding(
+        "overlap",
+        f"blocks {a.id!r} [{oa}, {oa + a.size}) and {b.id!r} [{ob}, {ob + b.size}) "
+        f"are live together and overlap")
+
+
+def _sweep_overlaps(problem: Problem, offsets, limit: int) -> list[Finding]:
+    """Time sweep keeping the live blocks sorted by address: a new block can only collide
+    with its address neighbours, because the live set is kept disjoint. O(n log n)."""
+    blocks = problem.blocks
+    timed = sorted((b.lower, i) for i, b in enumerate(blocks) if b.timed and b.upper > b.lower and b.size)
+    ending: list[tuple[int, int]] = []
+    live: list[tuple[int, int]] = []  # (offset, index), disjoint in address
+    findings: list[Finding] = []
+    for lower, i in timed:
+        while ending and ending[0][0] <= lower:
+            _, j = heapq.heappop(ending)
+            del live[bisect.bisect_left(live, (offsets[j], j))]
+        start, end = offsets[i], offsets[i] + blocks[i].size
+        k = bisect.bisect_left(live, (start, -1))
+        hit = None
+        if k > 0 and offsets[live[k - 1][1]] + blocks[live[k - 1][1]].size > start:
+            hit = live[k - 1][1]
+        elif k < len(live) and live[k][0] < end:
+            hit = live[k][1]
+        if hit is not None:
+            findings.append(_overlap(problem, offsets, hit, i))
+            if len(findings) >= limit:
+                break
+            continue
+        live.insert(k, (start, i))
+        heapq.heappush(ending, (blocks[i].upper, i))
+    return findings
+
+
+def _list_overlaps(problem: Problem, offsets, limit: int) -> list[Finding]:
+    findings: list[Finding] = []
+    for i, b in enumerate(problem.blocks):
+        for c in b.conflicts:
+            j = problem.index[c]
+            a, o = problem.blocks[j], offsets[j]
+            if i != j and b.size and a.size and offsets[i] < o + a.size and o < offsets[i] + b.size:
+                findings.append(_overlap(problem, offsets, i, j))
+                if len(findings) >= limit:
+                    return findings
+    return findings
+
+
+def check_plan(graph, plan, *, limit: int = 20) -> list[Finding]:
+    """Validate a model plan against the graph itself, not against the planner's own
+    lifetimes: liveness is recomputed here from the order, so a lifetime bug is caught too.
+
+    Tensors in one buffer may share bytes (that is what sharing claims; the arena executor
+    proves it); tensors in different buffers live at the same step must not."""
+    from ..problem import Block, Problem
+
+    spans = _tensor_spans(graph, plan)
+    findings: list[Finding] = []
+    placed: dict[str, int] = {}
+    blocks = []
+    for b in plan.buffers:
+        if b.offset % plan.alignment:
+            findings.append(Finding("alignment", f"buffer {b.id} at {b.offset} is not {plan.alignment}-aligned"))
+        if b.offset < 0 or b.offset + b.size > plan.arena_bytes:
+            findings.append(Finding("capacity", f"buffer {b.id} [{b.offset}, {b.offset + b.size}) "
+                                                f"is outside the arena of {plan.arena_bytes} bytes"))
+        steps = []
+        for name, rel in b.tensors:
+            if name in placed:
+                findings.append(Finding("missing", f"tensor {name!r} is placed twice"))
+            placed[name] = b.id
+            if name not in spans:
+                findings.append(Finding("missing", f"buffer {b.id} lists {name!r}, which needs no arena space"))
+                continue
+            nbytes = graph.tensors[name].nbytes
+            if rel < 0 or rel + nbytes > b.size:
+                findings.append(Finding("capacity", f"tensor {name!r} ({nbytes} bytes at +{rel}) "
+                                                    f"does not fit in buffer {b.id} of {b.size} bytes"))
+            steps.append(spans[name])
+        if steps:
+            first, last = min(s[0] for s in steps), max(s[1] for s in steps)
+            if first < b.first_step or last > b.last_step:
+                findings.append(Finding("lifetime", f"buffer {b.id} claims steps [{b.first_step}, {b.last_step}] "
+                                                    f"but its tensors live on [{first}, {last}]"))
+            blocks.append(Block(str(b.id), b.size, first, last + 1))
+        else:
+            blocks.append(Block(str(b.id), b.size))
+    for name in spans.keys() - placed.keys():
+        findings.append(Finding("missing", f"tensor {name!r} has no place in the arena"))
+    offsets = [b.offset for b in plan.buffers]
+    findings += check_offsets(Problem(tuple(blocks)), offsets, limit=limit)
+    findings += _check_weights(graph, plan)
+    return findings[:limit]
+
+
+def _tensor_spans(graph, plan) -> dict[str, tuple[int, int]]:
+    """Inclusive live steps of every tensor that needs arena space, from the order alone."""
+    step = {name: s for s, name in enumerate(plan.order)}
+    op_step = [step[op.name] for op in graph.ops]
+    end = max(len(plan.order) - 1, 0)
+    outputs = set(graph.outputs)
+    spans = {}
+    for name in graph.activations:
+        if not plan.io_in_arena and (name in outputs or name in graph.inputs):
+            continue
+        first = op_step[graph.producer[name]] if name in graph.producer else 0
+        reads = [op_step[i] for i in graph.consumers.get(name, ())]
+        last = end if name in outputs else max(reads, default=first)
+        spans[name] = (first, last)
+    return spans
+
+
+def _check_weights(graph, plan) -> list[Finding]:
+    findings, top = [], 0
+    for w in sorted(plan.weights, key=lambda w: w.offset):
+        if w.offset < top or w.offset % plan.alignment or w.offset + w.size > plan.weights_bytes:
+            findings.append(Finding("weights", f"weight {w.name!r} at {w.offset} overlaps, is misaligned "
+                                               f"or leaves the {plan.weights_bytes}-byte blob"))
+        if w.size != graph.tensors[w.name].nbytes:
+            findings.append(Finding("weights", f"weight {w.name!r} has {w.size} bytes, needs {graph.tensors[w.name].nbytes}"))
+        top = max(top, w.offset + w.size)
+    missing = set(graph.weights) - {w.name for w in plan.weights}
+    findings += [Finding("weights", f"weight {n!r} has no place in the blob") for n in sorted(missing)]
+    return findings
