@@ -8,12 +8,17 @@ from typing import Callable
 from ..errors import PlanError
 from ..problem import Problem, Solution
 from .bounds import lower_bound
-from .greedy import greedy_by_size
+from .greedy import best_fit, greedy_by_conflicts, greedy_by_size, tflm_greedy
+from .hill_climb import hill_climb
 from .naive import naive
 
 ALGORITHMS: dict[str, Callable[..., Solution]] = {
     "naive": naive,
     "greedy_by_size": greedy_by_size,
+    "greedy_by_conflicts": greedy_by_conflicts,
+    "hill_climb": hill_climb,
+    "tflm_greedy": tflm_greedy,
+    "best_fit": best_fit,
 }
 
 
@@ -39,4 +44,4 @@ def solve(problem: Problem, algorithm: str = "greedy_by_size", **options) -> Sol
     stats = dict(solution.stats)
     stats.setdefault("seconds", elapsed)
     bound = max(solution.bound, lower_bound(problem))
-    return Solution(solution.offsets, solution.algorithm, solution.status, bound, stats)
+    return Solution(solution.offsets, solution.algorithm, solution.status, bound, stats, solution.pools)

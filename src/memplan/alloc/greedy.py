@@ -1,53 +1,399 @@
-"""Greedy allocators: a sort order plus a placement rule.
+"""Greedy allocators: each is a sort order (a key) plus a placement rule (a gap choice).
 
-``greedy_by_size`` follows TVM USMP (``src/tir/usmp/algo/greedy.cc``, v0.19): blocks sorted
-by size (descending), then number of conflicts (descending), then id (descending, as TVM's
-``name_hint >``); each block scans its already-placed conflicts in offset order and stays at
-the lowest offset that clears them: it keeps a gap below a placed conflict when it fits
-there (the "leading gap"), otherwise jumps past the conflict's end, rounded up to the
-conflict's alignment. O(n * conflicts * log).
+Blocks are placed one at a time in the order; a rule looks only at the already placed
+blocks that conflict with the new one, in the same pool, and picks an offset:
+
+=====================  ===============================  ====================================
+algorithm              order (first placed first)       rule
+=====================  ===============================  ====================================
+greedy_by_size         size, conflicts, id (all desc)   ``stack``: above every placed conflict
+greedy_by_conflicts    conflicts, size, id (all desc)   ``stack``
+tflm_greedy            size desc, then higher index     ``first_fit``: lowest gap that fits
+best_fit               size desc, duration desc, index  ``best_fit``: smallest gap that fits
+                       (``order="temporal"``: duration
+                       desc, size desc, index)
+=====================  ===============================  ====================================
+
+Where each follows its original:
+
+- TVM USMP, ``src/tir/usmp/algo/greedy.cc`` (apache/tvm, the version that knows workspace and
+  constant pools; unchanged in this respect up to the removal of USMP after v0.19):
+  ``GreedySize`` / ``GreedyConflicts`` sort with ``std::sort`` on (size, ``conflicts.size()``,
+  ``name_hint`` with ``>``), so ties fall to the *larger* name. ``PostSortAllocation`` puts a
+  buffer at the largest end of its placed conflicts, each end rounded up to *that conflict's*
+  alignment: it never uses a gap below a placed conflict (no "leading gap"; TVM's own tests
+  rely on it: mobilenet's slow pool is 1418528 bytes with greedy_by_size, 1117462 with
+  hill_climb, whose private greedy does use gaps). Pools: a buffer goes to its first
+  candidate pool whose limit it fits under (``SelectPlacementPool``), else TVM's error.
+  Two deliberate differences, both only where TVM's plan would be invalid: a pool once ruled
+  out by one conflict stays out (TVM's ``operator[]`` can silently re-admit it and overlap),
+  and the offset is also rounded up to the block's own alignment.
+- TFLite Micro, ``tensorflow/lite/micro/memory_planner/greedy_memory_planner.cc``: buffers
+  enter the sort array from the tail (so in reverse index order) and a stable sort by size
+  descending follows, hence ties go to the *higher* index. Each buffer scans the placed,
+  simultaneously live buffers in offset order and takes the first gap at least its size
+  (a buffer that fits below the first placed one goes there). TFLM has no per-buffer
+  alignment; here a candidate offset is rounded up to the block's alignment.
+- XLA, ``GlobalDecreasingSizeBestFitHeap`` in ``xla/service/heap_simulator``:
+  spatial order (size desc, duration desc, buffer asc) or temporal (duration desc, size desc,
+  buffer asc); ``FindChunkCandidate`` walks the overlapping chunks by offset and keeps the
+  *smallest* free gap that fits (the lowest on ties), counting the free space between the
+  last overlapping chunk and the current heap top; if none fits, the buffer goes on top and
+  the heap grows. Zero-size buffers sit at offset 0.
+
+Conflicts are the problem's own (``Problem.own_conflicts``: overlapping lifetimes, plus the
+block's list, plus for undirected problems every block naming it). ``conflicts.size()`` in
+the TVM sort keys counts the list as TVM would see it, self-mentions and repeats included.
+
+Complexity: with conflict lists, O(n log n + pairs log). For problems with lifetimes only
+(no lists, no pools) the pair lists are never built: ``stack`` keeps the highest end per
+time step in a numpy array (one slice max and one slice maximum per block, so O(n * span)
+vectorised); the gap rules find the placed blocks live in the same window through time
+buckets (O(n * live) on realistic inputs). None is optimal: a greedy never revisits a
+choice, and a large early block can strand space that only a reordering would recover
+(see ``hill_climb``).
+
+Capacity: without declared pools ``problem.capacity`` is the caller's target, not a
+placement constraint (the plans are the same either way for these rules); the caller
+compares the height. Declared pool limits are constraints, as in TVM.
+
+Example (sizes 10/20/30/40/50 on [0,2) [1,3) [2,4) [3,5) [0,2), TFLM's "medium" test)::
+
+    time  0    1    2    3    4
+    off 0 [e50 ][e50 ][d40 ][d40 ]      tflm_greedy: e=0, d=0, c=40, b=70, a=50
+        40          [c30 ][c30 ]        height 90
+        50 [a10 ][a10 ]
+        70      [b20 ][b20 ]
 """
 from __future__ import annotations
 
-from math import lcm
+from typing import Callable
 
+import numpy as np
+
+from ..errors import PlanError
 from ..problem import Problem, Solution
 from .common import align_up
 
+# ---------------------------------------------------------------- orders (sort keys)
 
-def tvm_size_key(problem: Problem, i: int, n_conf: int):
+
+def tvm_lists(problem: Problem) -> list[list[int]]:
+    """Each block's conflict list as TVM's ``BufferInfo.conflicts`` would hold it: the
+    block's own list as written (self-mentions and repeats kept), then every other block
+    it must avoid that the list does not name."""
+    own = problem.own_conflicts()
+    index = problem.index
+    lists = []
+    for i, b in enumerate(problem.blocks):
+        raw = [index[c] for c in b.conflicts]
+        named = set(raw)
+        lists.append(raw + [j for j in own[i] if j not in named])
+    return lists
+
+
+def conflict_counts(problem: Problem) -> np.ndarray:
+    """``conflicts.size()`` of every block, as TVM counts it (see ``tvm_lists``)."""
+    if _timed_only(problem):
+        return _overlap_counts(problem)
+    own = problem.own_conflicts()
+    extra = [len(b.conflicts) - len(set(b.conflicts) - {b.id}) for b in problem.blocks]
+    return np.array([len(o) + e for o, e in zip(own, extra)], dtype=np.int64)
+
+
+def _overlap_counts(problem: Problem) -> np.ndarray:
+    """Blocks whose non-empty [lower, upper) meets each block's, by two binary searches."""
+    lo = np.array([b.lower for b in problem.blocks], dtype=np.int64)
+    hi = np.array([b.upper for b in problem.blocks], dtype=np.int64)
+    live = hi > lo
+    starts, ends = np.sort(lo[live]), np.sort(hi[live])
+    counts = np.searchsorted(starts, hi, "left") - np.searchsorted(ends, lo, "right") - 1
+    return np.where(live, counts, 0)
+
+
+def _name_rank(problem: Problem) -> np.ndarray:
+    """Rank of each id in ascending string order (TVM compares ``std::string``s)."""
+    order = sorted(range(len(problem.blocks)), key=lambda i: problem.blocks[i].id)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
+def _durations(problem: Problem) -> np.ndarray:
+    return np.array([(b.upper - b.lower) if b.timed else 0 for b in problem.blocks], dtype=np.int64)
+
+
+def tvm_size_order(problem: Problem) -> list[int]:
+    """TVM GreedySize: size, then conflict count, then name, all descending."""
+    keys = (-_name_rank(problem), -conflict_counts(problem), -problem.sizes)
+    return np.lexsort(keys).tolist()
+
+
+def tvm_conflicts_order(problem: Problem) -> list[int]:
+    """TVM GreedyConflicts: conflict count, then size, then name, all descending."""
+    keys = (-_name_rank(problem), -problem.sizes, -conflict_counts(problem))
+    return np.lexsort(keys).tolist()
+
+
+def tflm_order(problem: Problem) -> list[int]:
+    """TFLite Micro: size descending; ties to the higher index (tail fill + stable sort)."""
+    index = np.arange(len(problem.blocks), dtype=np.int64)
+    return np.lexsort((-index, -problem.sizes)).tolist()
+
+
+def spatial_order(problem: Problem) -> list[int]:
+    """XLA spatial: size desc, live duration desc, index asc."""
+    index = np.arange(len(problem.blocks), dtype=np.int64)
+    return np.lexsort((index, -_durations(problem), -problem.sizes)).tolist()
+
+
+def temporal_order(problem: Problem) -> list[int]:
+    """XLA temporal: live duration desc, size desc, index asc."""
+    index = np.arange(len(problem.blocks), dtype=np.int64)
+    return np.lexsort((index, -problem.sizes, -_durations(problem))).tolist()
+
+
+# ---------------------------------------------------------------- placement rules
+#
+# A rule gets the placement state, the block ``i``, the placed conflicts ``js`` in one pool,
+# that pool's limit and its current top; it returns an offset, or None when the block does
+# not fit under the limit.
+
+
+class _State:
+    """Offsets and pool per block while placing; plain lists for speed."""
+
+    def __init__(self, problem: Problem):
+        self.size = problem.sizes.tolist()
+        self.align = [b.alignment for b in problem.blocks]
+        self.offset = [-1] * len(problem.blocks)
+        self.pool = [-1] * len(problem.blocks)
+
+    def end(self, j: int) -> int:
+        return self.offset[j] + self.size[j]
+
+
+def _fits(offset: int, size: int, limit: int | None) -> int | None:
+    return offset if limit is None or offset + size <= limit else None
+
+
+def stack_offset(s: _State, i: int, js, limit, top) -> int | None:
+    """TVM greedy.cc: above every placed conflict (ends rounded to their alignment)."""
+    off = 0
+    for j in js:
+        off = max(off, align_up(s.offset[j] + s.size[j], s.align[j]))
+    return _fits(align_up(off, s.align[i]), s.size[i], limit)
+
+
+def tvm_gap_offset(s: _State, i: int, js, limit, top) -> int | None:
+    """TVM hill_climb.cc's greedy: conflicts by offset; move above one only when the current
+    candidate would clash with it; a pool is ruled out as soon as any conflict's end plus
+    the block passes its limit (even one the block could have stayed below)."""
+    size, cand = s.size[i], 0
+    if limit is not None and size > limit:
+        return None
+    for j in sorted(js, key=s.offset.__getitem__):
+        nxt = align_up(align_up(s.offset[j] + s.size[j], s.align[j]), s.align[i])
+        if limit is not None and nxt + size > limit:
+            return None
+        if nxt > cand and cand + size > s.offset[j]:
+            cand = nxt
+    return cand
+
+
+def first_fit_offset(s: _State, i: int, js, limit, top) -> int | None:
+    """TFLite Micro: the first gap (in address order) between live blocks that fits."""
+    size, align, cand = s.size[i], s.align[i], 0
+    for j in sorted(js, key=s.offset.__getitem__):
+        if s.offset[j] - cand >= size:
+            break
+        cand = max(cand, align_up(s.offset[j] + s.size[j], align))
+    return _fits(cand, size, limit)
+
+
+def best_fit_offset(s: _State, i: int, js, limit, top) -> int | None:
+    """XLA FindChunkCandidate: the smallest free gap that fits, the gap up to the heap top
+    included; otherwise on top of the highest overlapping block."""
+    size, align = s.size[i], s.align[i]
+    if size == 0:
+        return 0
+    best, best_free, reach = None, None, 0
+    for j in sorted(js, key=s.offset.__getitem__):
+        start = align_up(reach, align)
+        free = s.offset[j] - start
+        if size <= free and (best_free is None or free < best_free):
+            best, best_free = start, free
+        reach = max(reach, s.offset[j] + s.size[j])
+    start = align_up(reach, align)
+    free = top - start
+    if size <= free and (best_free is None or free < best_free):
+        best = start
+    return _fits(start if best is None else best, size, limit)
+
+
+Rule = Callable[[_State, int, list, "int | None", int], "int | None"]
+
+# ---------------------------------------------------------------- the placement loop
+
+
+def place(problem: Problem, order: list[int], rule: Rule) -> Solution:
+    """Place blocks in ``order`` with ``rule``; each block takes its first candidate pool
+    where the rule finds room (TVM's SelectPlacementPool), else PlanError."""
+    if _timed_only(problem):
+        s = _place_stack_timed(problem, order) if rule is stack_offset else _place_timed(problem, order, rule)
+    else:
+        s = _place_lists(problem, order, rule)
+    names = tuple(problem.pools[p][0] for p in s.pool) if problem.pools else ()
+    return Solution(tuple(s.offset), "", pools=names)
+
+
+def pool_candidates(problem: Problem) -> tuple[list[list[int]], list[int | None]]:
+    """Candidate pool indices per block and the limit of each pool. Without declared
+    pools: one unbounded pool (the capacity is checked by the caller)."""
+    if not problem.pools:
+        return [[0]] * len(problem.blocks), [None]
+    index = {name: k for k, (name, _) in enumerate(problem.pools)}
+    every = list(range(len(problem.pools)))
+    cands = [[index[p] for p in b.pools] if b.pools else every for b in problem.blocks]
+    return cands, [limit for _, limit in problem.pools]
+
+
+def no_room(problem: Problem, i: int) -> PlanError:
     b = problem.blocks[i]
-    return (-b.size, -n_conf, _desc(b.id))
+    pools = list(b.pools) or [name for name, _ in problem.pools] or ["the arena"]
+    return PlanError(f"block {b.id!r} ({b.size} bytes) fits in none of its pools {pools}: "
+                     f"the space available is exceeded; raise the pool limits")
 
 
-def place_first_fit(problem: Problem, order: list[int]) -> list[int]:
-    """TVM's PostSortAllocation on one unbounded pool."""
-    conflicts = problem.own_conflicts()
-    offsets: list[int | None] = [None] * len(problem.blocks)
+def _place_lists(problem: Problem, order: list[int], rule: Rule) -> _State:
+    s = _State(problem)
+    own = problem.own_conflicts()
+    cands, limits = pool_candidates(problem)
+    tops = [0] * len(limits)
     for i in order:
-        b = problem.blocks[i]
-        placed = sorted((offsets[j], j) for j in conflicts[i] if offsets[j] is not None)
-        candidate = 0
-        for off, j in placed:
-            # TVM rounds to the conflict's alignment; the block's own must hold too.
-            nxt = align_up(off + problem.blocks[j].size, lcm(problem.blocks[j].alignment, b.alignment))
-            if nxt > candidate and candidate + b.size > off:
-                candidate = nxt
-        offsets[i] = candidate
-    return offsets  # type: ignore[return-value]
+        for p in cands[i]:
+            js = [j for j in own[i] if s.pool[j] == p]
+            off = rule(s, i, js, limits[p], tops[p])
+            if off is not None:
+                break
+        else:
+            raise no_room(problem, i)
+        s.offset[i], s.pool[i] = off, p
+        tops[p] = max(tops[p], off + s.size[i])
+    return s
 
 
-def greedy_by_size(problem: Problem) -> Solution:
-    conflicts = problem.own_conflicts()
-    order = sorted(range(len(problem.blocks)), key=lambda i: tvm_size_key(problem, i, len(conflicts[i])))
-    return Solution(tuple(place_first_fit(problem, order)), "greedy_by_size")
+def _timed_only(problem: Problem) -> bool:
+    return problem.all_timed and not problem.has_lists and not problem.pools
 
 
-class _desc(str):
-    """Sorts strings in descending order inside an ascending key tuple."""
+def _place_stack_timed(problem: Problem, order: list[int]) -> _State:
+    """``stack`` on lifetimes: ``top[t]`` is the highest aligned end over the placed blocks
+    live at compressed step t; a block goes at the max of top over its steps."""
+    s = _State(problem)
+    lo, hi = _compressed_times(problem)
+    top = np.zeros(max(1, int(hi.max(initial=0))), dtype=np.int64)
+    size, align, offset = s.size, s.align, s.offset
+    for i, a, b in zip(order, lo[order].tolist(), hi[order].tolist()):
+        if a == b:
+            offset[i] = 0
+            continue
+        seg = top[a:b]
+        off = align_up(int(seg.max()), align[i])
+        offset[i] = off
+        np.maximum(seg, align_up(off + size[i], align[i]), out=seg)
+    s.pool = [0] * len(offset)
+    return s
 
-    def __lt__(self, other):
-        return str.__gt__(self, other)
 
-    def __gt__(self, other):
-        return str.__lt__(self, other)
+def _compressed_times(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    lo = np.array([b.lower for b in problem.blocks], dtype=np.int64)
+    hi = np.array([b.upper for b in problem.blocks], dtype=np.int64)
+    steps = np.unique(np.concatenate([lo, hi]))
+    return np.searchsorted(steps, lo), np.searchsorted(steps, hi)
+
+
+def _place_timed(problem: Problem, order: list[int], rule: Rule) -> _State:
+    """Gap rules on lifetimes: the placed blocks live in a window come from time buckets."""
+    s = _State(problem)
+    lo, hi = _compressed_times(problem)
+    index = _TimeBuckets(lo, hi)
+    top = 0
+    for i in order:
+        off = rule(s, i, index.overlapping(i), None, top)
+        s.offset[i], s.pool[i] = off, 0
+        top = max(top, off + s.size[i])
+        index.add(i)
+    return s
+
+
+class _TimeBuckets:
+    """Placed blocks by time bucket; blocks spanning many buckets are kept apart in one
+    list checked on every query. Queries return each overlapping placed block once."""
+
+    SPREAD = 4  # a block touching more buckets than this is "long"
+
+    def __init__(self, lo: np.ndarray, hi: np.ndarray):
+        spans = (hi - lo)[hi > lo]
+        self.width = max(1, int(np.median(spans)) if spans.size else 1)
+        self.lo, self.hi = lo.tolist(), hi.tolist()
+        self.first = (lo // self.width).tolist()
+        self.last = (np.maximum(hi - 1, lo) // self.width).tolist()
+        self.buckets: list[list[int]] = [[] for _ in range(max(self.last, default=0) + 1)]
+        self.long: list[int] = []
+        self.placed: list[int] = []
+
+    def add(self, j: int) -> None:
+        self.placed.append(j)
+        if self.lo[j] == self.hi[j]:
+            return
+        if self.last[j] - self.first[j] >= self.SPREAD:
+            self.long.append(j)
+        else:
+            for b in range(self.first[j], self.last[j] + 1):
+                self.buckets[b].append(j)
+
+    def overlapping(self, i: int) -> list[int]:
+        a, b, lo, hi = self.first[i], self.last[i], self.lo, self.hi
+        lo_i, hi_i = lo[i], hi[i]
+        if lo_i == hi_i:
+            return []
+        if b - a >= self.SPREAD:
+            pool = self.placed
+        elif a == b:
+            pool = self.long + self.buckets[a]
+        else:
+            pool = self.long + list(dict.fromkeys(j for k in range(a, b + 1) for j in self.buckets[k]))
+        return [j for j in pool if lo[j] < hi_i and hi[j] > lo_i]
+
+
+# ---------------------------------------------------------------- the algorithms
+
+
+def _run(problem: Problem, name: str, order: list[int], rule: Rule) -> Solution:
+    solution = place(problem, order, rule)
+    return Solution(solution.offsets, name, pools=solution.pools)
+
+
+def greedy_by_size(problem: Problem, *, seed: int = 0) -> Solution:
+    """TVM USMP greedy_by_size (deterministic; ``seed`` is accepted and ignored)."""
+    return _run(problem, "greedy_by_size", tvm_size_order(problem), stack_offset)
+
+
+def greedy_by_conflicts(problem: Problem, *, seed: int = 0) -> Solution:
+    """TVM USMP greedy_by_conflicts (deterministic; ``seed`` is ignored)."""
+    return _run(problem, "greedy_by_conflicts", tvm_conflicts_order(problem), stack_offset)
+
+
+def tflm_greedy(problem: Problem, *, seed: int = 0) -> Solution:
+    """TFLite Micro's GreedyMemoryPlanner (deterministic; ``seed`` is ignored)."""
+    return _run(problem, "tflm_greedy", tflm_order(problem), first_fit_offset)
+
+
+def best_fit(problem: Problem, *, seed: int = 0, order: str = "spatial") -> Solution:
+    """XLA's GlobalDecreasingSizeBestFitHeap; ``order`` is "spatial" (XLA's default) or
+    "temporal" (deterministic; ``seed`` is ignored)."""
+    orders = {"spatial": spatial_order, "temporal": temporal_order}
+    if order not in orders:
+        raise PlanError(f"best_fit order {order!r}: choose 'spatial' or 'temporal'")
+    return _run(problem, "best_fit", orders[order](problem), best_fit_offset)

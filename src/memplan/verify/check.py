@@ -5,6 +5,9 @@ block, offsets non-negative and aligned, every block inside the capacity (when t
 one), and no two conflicting blocks sharing a byte. Conflicts are the problem's own notion
 (overlapping ``[lower, upper)`` lifetimes or either side's conflict list). The overlap check
 sorts each block's conflicts, so it is O(pairs), not O(n^2) over all blocks.
+
+With declared pools each block must sit in a declared pool among its candidates, inside
+that pool's limit; blocks in different pools never collide.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from ..problem import Problem, Solution
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # "missing" | "negative" | "alignment" | "capacity" | "overlap"
+    kind: str  # "missing" | "negative" | "alignment" | "capacity" | "overlap" | "pool"
     message: str
 
     def __str__(self) -> str:
@@ -25,24 +28,44 @@ class Finding:
 
 
 def check_solution(problem: Problem, solution: Solution, *, limit: int = 20) -> list[Finding]:
-    return check_offsets(problem, solution.offsets, limit=limit)
+    return check_offsets(problem, solution.offsets, limit=limit, pools=solution.pools)
 
 
-def check_offsets(problem: Problem, offsets, *, limit: int = 20) -> list[Finding]:
+def check_offsets(problem: Problem, offsets, *, limit: int = 20, pools=()) -> list[Finding]:
     blocks = problem.blocks
     if len(offsets) != len(blocks):
         return [Finding("missing", f"{len(offsets)} offsets for {len(blocks)} blocks")]
-    findings: list[Finding] = []
-    for b, off in zip(blocks, offsets):
+    findings, pool_ids = _pool_findings(problem, pools)
+    if findings:
+        return findings[:limit]
+    limits = [problem.capacity] if not problem.pools else [lim for _, lim in problem.pools]
+    for b, off, p in zip(blocks, offsets, pool_ids):
         if off < 0:
             findings.append(Finding("negative", f"block {b.id!r} at negative offset {off}"))
         elif off % b.alignment:
             findings.append(Finding("alignment", f"block {b.id!r} at offset {off} is not {b.alignment}-aligned"))
-        if problem.capacity is not None and off + b.size > problem.capacity:
-            findings.append(Finding("capacity", f"block {b.id!r} ends at {off + b.size} > capacity {problem.capacity}"))
-    findings += _sweep_overlaps(problem, offsets, limit)
-    findings += _list_overlaps(problem, offsets, limit)
+        if limits[p] is not None and off + b.size > limits[p]:
+            where = f"pool {problem.pools[p][0]!r} limit" if problem.pools else "capacity"
+            findings.append(Finding("capacity", f"block {b.id!r} ends at {off + b.size} > {where} {limits[p]}"))
+    findings += _sweep_overlaps(problem, offsets, limit, pool_ids)
+    findings += _list_overlaps(problem, offsets, limit, pool_ids)
     return findings[:limit]
+
+
+def _pool_findings(problem: Problem, pools) -> tuple[list[Finding], list[int]]:
+    """Pool index of every block (all 0 without declared pools), or findings."""
+    if not problem.pools:
+        return [], [0] * len(problem.blocks)
+    if len(pools) != len(problem.blocks):
+        return [Finding("pool", f"{len(pools)} pool names for {len(problem.blocks)} blocks "
+                                f"(the problem declares pools)")], []
+    index = {name: k for k, (name, _) in enumerate(problem.pools)}
+    findings = []
+    for b, p in zip(problem.blocks, pools):
+        if p not in index or (b.pools and p not in b.pools):
+            findings.append(Finding("pool", f"block {b.id!r} placed in pool {p!r}, not one of its "
+                                            f"candidates {list(b.pools or index)}"))
+    return findings, [index.get(p, 0) for p in pools]
 
 
 def _overlap(problem: Problem, offsets, i: int, j: int) -> Finding:
@@ -53,41 +76,44 @@ def _overlap(problem: Problem, offsets, i: int, j: int) -> Finding:
         f"are live together and overlap")
 
 
-def _sweep_overlaps(problem: Problem, offsets, limit: int) -> list[Finding]:
-    """Time sweep keeping the live blocks sorted by address: a new block can only collide
-    with its address neighbours, because the live set is kept disjoint. O(n log n)."""
+def _sweep_overlaps(problem: Problem, offsets, limit: int, pool_ids) -> list[Finding]:
+    """Time sweep keeping the live blocks sorted by (pool, address): a new block can only
+    collide with its address neighbours in its pool, because the live set is kept disjoint.
+    O(n log n) plus list shifts of the live set."""
     blocks = problem.blocks
     timed = sorted((b.lower, i) for i, b in enumerate(blocks) if b.timed and b.upper > b.lower and b.size)
     ending: list[tuple[int, int]] = []
-    live: list[tuple[int, int]] = []  # (offset, index), disjoint in address
+    live: list[tuple[int, int, int]] = []  # (pool, offset, index), disjoint in address per pool
     findings: list[Finding] = []
     for lower, i in timed:
         while ending and ending[0][0] <= lower:
             _, j = heapq.heappop(ending)
-            del live[bisect.bisect_left(live, (offsets[j], j))]
-        start, end = offsets[i], offsets[i] + blocks[i].size
-        k = bisect.bisect_left(live, (start, -1))
+            del live[bisect.bisect_left(live, (pool_ids[j], offsets[j], j))]
+        p, start, end = pool_ids[i], offsets[i], offsets[i] + blocks[i].size
+        k = bisect.bisect_left(live, (p, start, -1))
         hit = None
-        if k > 0 and offsets[live[k - 1][1]] + blocks[live[k - 1][1]].size > start:
-            hit = live[k - 1][1]
-        elif k < len(live) and live[k][0] < end:
-            hit = live[k][1]
+        if k > 0 and live[k - 1][0] == p and live[k - 1][1] + blocks[live[k - 1][2]].size > start:
+            hit = live[k - 1][2]
+        elif k < len(live) and live[k][0] == p and live[k][1] < end:
+            hit = live[k][2]
         if hit is not None:
             findings.append(_overlap(problem, offsets, hit, i))
             if len(findings) >= limit:
                 break
             continue
-        live.insert(k, (start, i))
+        live.insert(k, (p, start, i))
         heapq.heappush(ending, (blocks[i].upper, i))
     return findings
 
 
-def _list_overlaps(problem: Problem, offsets, limit: int) -> list[Finding]:
+def _list_overlaps(problem: Problem, offsets, limit: int, pool_ids) -> list[Finding]:
     findings: list[Finding] = []
     for i, b in enumerate(problem.blocks):
         for c in b.conflicts:
             j = problem.index[c]
             a, o = problem.blocks[j], offsets[j]
+            if pool_ids[i] != pool_ids[j]:
+                continue
             if i != j and b.size and a.size and offsets[i] < o + a.size and o < offsets[i] + b.size:
                 findings.append(_overlap(problem, offsets, i, j))
                 if len(findings) >= limit:
@@ -103,7 +129,7 @@ def check_plan(graph, plan, *, limit: int = 20) -> list[Finding]:
     proves it); tensors in different buffers live at the same step must not."""
     from ..problem import Block, Problem
 
-    spans = _tensor_spans(graph, plan)
+    spans = tensor_spans(graph, plan)
     findings: list[Finding] = []
     placed: dict[str, int] = {}
     blocks = []
@@ -142,7 +168,7 @@ def check_plan(graph, plan, *, limit: int = 20) -> list[Finding]:
     return findings[:limit]
 
 
-def _tensor_spans(graph, plan) -> dict[str, tuple[int, int]]:
+def tensor_spans(graph, plan) -> dict[str, tuple[int, int]]:
     """Inclusive live steps of every tensor that needs arena space, from the order alone."""
     step = {name: s for s, name in enumerate(plan.order)}
     op_step = [step[op.name] for op in graph.ops]
