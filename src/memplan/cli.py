@@ -140,6 +140,22 @@ def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
         sys.exit(DOES_NOT_FIT)
 
 
+@app.command("alloc")
+@click.argument("problem_file", metavar="PROBLEM")
+@click.option("--capacity", "-c", default=None, help="Arena size to fit, e.g. 1MiB; exit 3 if the plan does not fit.")
+@click.option("--algorithm", "-a", default=DEFAULT_ALGORITHM, show_default=True, help="Offset algorithm.")
+@click.option("--output", "-o", default=None, metavar="PATH",
+              help="Write the solution: *.json (memplan.solution/1) or CSV with an offset column.")
+@click.option("--time-limit", default=10.0, show_default=True, type=float, help="Seconds for exact/best.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed for randomised algorithms.")
+@user_errors
+def alloc_cli_command(problem_file, capacity, algorithm, output, time_limit, seed):
+    """Assign offsets for PROBLEM: MiniMalloc CSV (id,lower,upper,size) or memplan.problem/1 JSON."""
+    from .alloc_cli import alloc_command
+
+    sys.exit(alloc_command(problem_file, capacity, algorithm, output, time_limit, seed, console=_stdout()))
+
+
 @app.command("zoo")
 @user_errors
 def zoo_command():

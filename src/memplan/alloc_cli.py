@@ -1,0 +1,75 @@
+"""``memplan alloc``: solve a pure allocation problem file (MiniMalloc CSV or memplan JSON).
+
+The heuristics place every block and the height is then compared with ``--capacity``;
+algorithms that take a capacity themselves (the exact search) get it as their target.
+Exit codes: 0 the plan fits (or no capacity was given), 3 it does not fit or none was
+found; user errors raise ``MemplanError`` (the CLI prints them, exit 2).
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import replace
+
+from rich.console import Console
+from rich.table import Table
+
+from .alloc import get_algorithm, solve
+from .errors import InputError
+from .problem import Problem, Solution
+from .problem_io import read_problem, write_solution
+from .units import format_size, parse_size
+
+FITS, DOES_NOT_FIT = 0, 3
+POOL_AWARE = {"greedy_by_size", "greedy_by_conflicts", "hill_climb", "tflm_greedy", "best_fit"}
+
+
+def alloc_command(path: str, capacity: str | int | None = None, algorithm: str = "greedy_by_size",
+                  output: str | None = None, time_limit: float = 10.0, seed: int = 0,
+                  console: Console | None = None) -> int:
+    """Solve ``path``, print a summary, write ``output`` if given; returns the exit code."""
+    cap = parse_size(capacity) if capacity is not None else None
+    problem = read_problem(path, capacity=cap)
+    solution = run(problem, algorithm, time_limit=time_limit, seed=seed)
+    height = solution.height(problem) if solution.offsets or not problem.blocks else None
+    fits = height is not None and (problem.capacity is None or height <= problem.capacity)
+    if output and height is not None:
+        write_solution(output, problem, solution, arena=height, lower_bound=solution.bound,
+                       seconds=round(float(solution.stats.get("seconds", 0.0)), 6))
+    (console or Console()).print(summary(problem, solution, height, fits, output))
+    return FITS if fits else DOES_NOT_FIT
+
+
+def run(problem: Problem, algorithm: str, *, time_limit: float, seed: int) -> Solution:
+    fn = get_algorithm(algorithm)
+    if problem.pools and algorithm not in POOL_AWARE:
+        raise InputError(f"algorithm {algorithm!r} does not place buffers in pools; "
+                         f"use one of {', '.join(sorted(POOL_AWARE))}")
+    accepted = inspect.signature(fn).parameters
+    options = {k: v for k, v in (("time_limit", time_limit), ("seed", seed)) if k in accepted}
+    if "capacity" not in accepted:
+        problem = replace(problem, capacity=None)  # the height is compared afterwards
+    return solve(problem, algorithm, **options)
+
+
+def summary(problem: Problem, solution: Solution, height: int | None, fits: bool, output: str | None) -> Table:
+    table = Table(title=f"alloc: {len(problem.blocks)} buffers, {solution.algorithm}", title_justify="left",
+                  show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    lb = solution.bound
+    table.add_row("arena", _bytes(height) if height is not None else "-")
+    table.add_row("lower bound", _bytes(lb))
+    table.add_row("arena / LB", f"{height / lb:.4f}" if height is not None and lb else "-")
+    if problem.capacity is not None:
+        table.add_row("capacity", f"{_bytes(problem.capacity)} ({'fits' if fits else 'does not fit'})")
+    for name, size in (solution.pool_sizes(problem).items() if problem.pools and solution.offsets else ()):
+        table.add_row(f"pool {name}", _bytes(size))
+    table.add_row("status", solution.status)
+    table.add_row("seconds", f"{float(solution.stats.get('seconds', 0.0)):.3f}")
+    if output and height is not None:
+        table.add_row("written", output)
+    return table
+
+
+def _bytes(n: int) -> str:
+    return f"{n:,} B ({format_size(n)})" if n >= 1024 else f"{n} B"
