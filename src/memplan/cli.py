@@ -80,8 +80,17 @@ def plan_options(fn):
                      help="Fix a dynamic input shape, e.g. data=1,3,224,224 (repeatable)."),
         click.option("--algorithm", "-a", default=DEFAULT_ALGORITHM, show_default=True,
                      help=f"Offset algorithm: {', '.join(ALGORITHMS)}."),
-        click.option("--order", default="file", show_default=True,
-                     help=f"Execution order: {', '.join(SCHEDULERS)}."),
+        click.option("--order", default="heuristic", show_default=True,
+                     help=f"Execution order: {', '.join(SCHEDULERS)} (exact: provably minimal peak, "
+                          f"within --time-limit)."),
+        click.option("--share/--no-share", default=True, show_default=True, expose_value=False,
+                     callback=_sharing_option, help="Buffer sharing at all (the three rules below)."),
+        click.option("--views/--no-views", default=True, show_default=True, expose_value=False,
+                     callback=_sharing_option, help="Reshape/Flatten/Squeeze/Identity/Dropout share their input."),
+        click.option("--inplace/--no-inplace", default=True, show_default=True, expose_value=False,
+                     callback=_sharing_option, help="Elementwise ops write over an input that dies there."),
+        click.option("--concat/--no-concat", default=True, show_default=True, expose_value=False,
+                     callback=_sharing_option, help="Concat built in place by its producers."),
         click.option("--alignment", default=16, show_default=True, type=int, help="Byte alignment of every buffer."),
         click.option("--io-in-arena/--io-outside-arena", default=True, show_default=True,
                      help="Whether graph inputs and outputs live in the arena (as in TFLite Micro)."),
@@ -94,6 +103,20 @@ def plan_options(fn):
     return fn
 
 
+def _sharing_option(ctx, param, value):
+    """The sharing switches go to ``ctx.meta`` so every planning command gets them unchanged."""
+    ctx.meta.setdefault("memplan.sharing", {})[param.name] = value
+
+
+def sharing_from_context():
+    from .lifetimes import Sharing
+
+    ctx = click.get_current_context(silent=True)
+    chosen = ctx.meta.get("memplan.sharing", {}) if ctx is not None else {}
+    if not chosen.get("share", True):
+        return Sharing.off()
+    return Sharing(chosen.get("views", True), chosen.get("inplace", True), chosen.get("concat", True))
+
 
 def make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed):
     import inspect
@@ -104,7 +127,8 @@ def make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit
     accepted = inspect.signature(get_algorithm(algorithm)).parameters
     options = {k: v for k, v in (("time_limit", time_limit), ("seed", seed)) if k in accepted}
     return plan(graph, algorithm=algorithm, alignment=alignment, order=order, io_in_arena=io_in_arena,
-                model=model, **options)
+                model=model, sharing=sharing_from_context(), order_options={"time_limit": time_limit},
+                **options)
 
 
 @app.command("plan")

@@ -176,7 +176,8 @@ class MemoryModel:
     in-place write) and the bytes live after it.
     """
 
-    def __init__(self, graph: Graph, *, sharing: Sharing = NO_SHARING, io_in_arena: bool = True):
+    def __init__(self, graph: Graph, *, sharing: Sharing = NO_SHARING, io_in_arena: bool = True,
+                 concat_ops: frozenset[int] | None = None):
         self.graph = graph
         self.sharing = sharing
         self.io_in_arena = io_in_arena
@@ -224,9 +225,12 @@ class MemoryModel:
                 if x and shareable(x) and shareable(y) and graph.tensors[x].nbytes == graph.tensors[y].nbytes:
                     move(self.root_of[y], self.root_of[x], self.offset[x])
                     funion(y, x)
+        self.hosting: dict[int, tuple[str, ...]] = {}  # concat op -> the inputs built in place
         if sharing.concat:
-            for op in graph.ops:
+            for index, op in enumerate(graph.ops):
                 if op.op_type != "Concat" or not shareable(op.outputs[0]):
+                    continue
+                if concat_ops is not None and index not in concat_ops:
                     continue
                 c = op.outputs[0]
                 shape = graph.tensors[c].shape
@@ -241,6 +245,7 @@ class MemoryModel:
                             and self.root_of[x] != self.root_of[c]):
                         move(self.root_of[x], self.root_of[c], self.offset[c] + at)
                         funion(x, c)
+                        self.hosting[index] = self.hosting.get(index, ()) + (x,)
                     at += nbytes
         # ancestors as bit masks, for "legal in every order"
         preds = graph.predecessors()
@@ -349,14 +354,44 @@ class MemoryModel:
                 after -= self.root_cost[r]
         return during, after
 
-    def peak(self, order: Iterable[int]) -> int:
-        """The largest ``during`` over an order (the plan's lower bound under this sharing)."""
-        done, live, best = 0, self.initial, self.initial if self.n == 0 else 0
+    def profile(self, order: Iterable[int]) -> list[int]:
+        """``during`` of every step of an order."""
+        done, live, out = 0, self.initial, []
         for op in order:
             during, live = self.step(done, live, op)
-            best = max(best, during)
+            out.append(during)
             done |= 1 << op
-        return best
+        return out
+
+    def peak(self, order: Iterable[int]) -> int:
+        """The largest ``during`` over an order (the plan's lower bound under this sharing)."""
+        return max(self.profile(order), default=self.initial)
+
+    def without_hosts(self, order: Iterable[int]) -> "MemoryModel | None":
+        """The same sharing with fewer concats built in place, if that lowers this order's peak.
+
+        Building a concat in place reserves its whole output from its first input's birth;
+        when the peak falls inside such a reservation, drop the concats reserving there
+        (repeatedly, while the peak drops). None if no concat needs dropping."""
+        order = list(order)
+        step = {op: s for s, op in enumerate(order)}
+        model, best = self, self.peak(order)
+        changed = False
+        while model.hosting:
+            prof = model.profile(order)
+            top = max(range(len(prof)), key=lambda s: (prof[s], -s))
+            producer = self.graph.producer
+            reserving = {c for c, xs in model.hosting.items()
+                         if step[c] > top and any(step[producer[x]] <= top for x in xs)}
+            if not reserving:
+                break
+            trial = MemoryModel(self.graph, sharing=self.sharing, io_in_arena=self.io_in_arena,
+                                concat_ops=frozenset(model.hosting) - reserving)
+            peak = trial.peak(order)
+            if peak >= best:
+                break
+            model, best, changed = trial, peak, True
+        return model if changed else None
 
     def op_bound(self, op: int) -> int:
         """Bytes that must be live while ``op`` runs in any order: its inputs' and outputs'

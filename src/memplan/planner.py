@@ -13,9 +13,9 @@ from . import alloc
 from .alloc.common import align_up
 from .errors import PlanError
 from .ir import Graph
-from .lifetimes import Buffer, buffers as make_buffers
+from .lifetimes import Buffer, MemoryModel, Sharing, buffers as make_buffers
 from .problem import Block, Problem
-from .schedule import Schedule, schedule as make_schedule
+from .schedule import Schedule, order_and_storage, schedule as make_schedule
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,8 @@ class Plan:
     status: str = "heuristic"
     io_in_arena: bool = True
     stats: Mapping[str, float] = field(default_factory=dict)
+    sharing: str = "none"  # the sharing rules applied: "views+inplace+concat", ..., "none"
+    order_stats: Mapping = field(default_factory=dict)  # the scheduler's: peak, status, bound, seconds
 
     @cached_property
     def tensor_offsets(self) -> Mapping[str, int]:
@@ -98,16 +100,25 @@ def layout_weights(graph: Graph, alignment: int) -> tuple[tuple[WeightSlot, ...]
     return tuple(slots), top
 
 
-def plan(graph: Graph, *, algorithm: str = "greedy_by_size", alignment: int = 16, order: str = "file",
+def plan(graph: Graph, *, algorithm: str = "greedy_by_size", alignment: int = 16, order: str = "heuristic",
          io_in_arena: bool = True, model: str | None = None, schedule: Schedule | None = None,
-         **options) -> Plan:
+         sharing: Sharing | None = None, order_options: Mapping | None = None, **options) -> Plan:
     """Plan ``graph``: every activation gets an arena offset, every weight a blob offset.
 
-    ``options`` go to the allocator (e.g. ``time_limit``, ``seed``)."""
+    ``sharing`` (default: all rules on, `Sharing()`; `Sharing.off()` for one buffer per
+    tensor) says which tensors may share storage; the order is chosen under it.
+    ``order_options`` go to the scheduler (e.g. ``time_limit``, ``progress``), ``options`` to
+    the allocator (e.g. ``time_limit``, ``seed``)."""
     if alignment < 1 or alignment & (alignment - 1):
         raise PlanError(f"alignment must be a power of two, got {alignment}")
-    sched = schedule or make_schedule(graph, order)
-    bufs = make_buffers(graph, sched, io_in_arena=io_in_arena)
+    sharing = Sharing() if sharing is None else sharing
+    if schedule is not None:
+        storage = MemoryModel(graph, sharing=sharing, io_in_arena=io_in_arena)
+        sched = schedule
+    else:
+        sched, storage = order_and_storage(graph, order, sharing=sharing, io_in_arena=io_in_arena,
+                                           **dict(order_options or {}))
+    bufs = make_buffers(graph, sched, io_in_arena=io_in_arena, model=storage)
     problem = to_problem(bufs, alignment)
     solution = alloc.solve(problem, algorithm, **options)
     placed = tuple(PlacedBuffer(b.id, off, b.size, b.first, b.last, b.tensors)
@@ -120,7 +131,7 @@ def plan(graph: Graph, *, algorithm: str = "greedy_by_size", alignment: int = 16
         arena_bytes=solution.height(problem), lower_bound_bytes=solution.bound,
         naive_bytes=sum(align_up(b.size, alignment) for b in bufs), buffers=placed, weights_bytes=weight_bytes,
         weights=slots, order_method=sched.method, status=solution.status, io_in_arena=io_in_arena,
-        stats=dict(solution.stats))
+        stats=dict(solution.stats), sharing=sharing.label(), order_stats=dict(sched.stats or {}))
     from .verify.check import check_plan
 
     findings = check_plan(graph, result)

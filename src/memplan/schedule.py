@@ -209,3 +209,29 @@ def check_topological(graph: Graph, order) -> None:
         for p in preds:
             if step[p] >= step[i]:
                 raise PlanError(f"order runs {graph.ops[i].name!r} before its producer {graph.ops[p].name!r}")
+
+
+def order_and_storage(graph: Graph, method: str = "file", *, sharing: Sharing = NO_SHARING,
+                      io_in_arena: bool = True, **options) -> tuple[Schedule, MemoryModel]:
+    """The order and the storage model the plan uses: ``method``'s order under ``sharing``.
+
+    A concat built in place reserves its whole output from its first input's birth, which
+    can raise the peak. So with ``sharing.concat`` the candidates are: ``method`` with every
+    legal concat built in place; ``method`` with none; and for each of those two orders the
+    model without the concats that reserve bytes at its peak (`MemoryModel.without_hosts`).
+    The lowest peak wins; ties go to the most concats built in place."""
+    model = MemoryModel(graph, sharing=sharing, io_in_arena=io_in_arena)
+    sched = schedule(graph, method, model=model, **options)
+    if not model.hosting:
+        return sched, model
+    plain = MemoryModel(graph, sharing=Sharing(sharing.views, sharing.inplace, False), io_in_arena=io_in_arena)
+    plain_sched = schedule(graph, method, model=plain, **options)
+    candidates = [(sched.peak, -len(model.hosting), 0, sched, model)]
+    for base in (sched, plain_sched):
+        fewer = model.without_hosts(base.order)
+        if fewer is not None:
+            again = Schedule(base.order, base.method, {**(base.stats or {}), "peak": fewer.peak(base.order)})
+            candidates.append((again.peak, -len(fewer.hosting), len(candidates), again, fewer))
+    candidates.append((plain_sched.peak, 0, len(candidates), plain_sched, plain))
+    best = min(candidates, key=lambda c: c[:3])
+    return best[3], best[4]
