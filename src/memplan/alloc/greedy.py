@@ -47,8 +47,9 @@ the TVM sort keys counts the list as TVM would see it, self-mentions and repeats
 
 Complexity: with conflict lists, O(n log n + pairs log). For problems with lifetimes only
 (no lists, no pools) the pair lists are never built: ``stack`` keeps the highest end per
-time step in a numpy array (one slice max and one slice maximum per block, so O(n * span)
-vectorised); the gap rules find the placed blocks live in the same window through time
+time step (a range max and a range raise per block, O(span) for short lifetimes and
+O(span / 32) chunks for long ones,
+sqrt-decomposed over chunks of steps); the gap rules find the placed blocks live in the same window through time
 buckets (O(n * live) on realistic inputs). None is optimal: a greedy never revisits a
 choice, and a large early block can strand space that only a reordering would recover
 (see ``hill_climb``).
@@ -103,8 +104,7 @@ def conflict_counts(problem: Problem) -> np.ndarray:
 
 def _overlap_counts(problem: Problem) -> np.ndarray:
     """Blocks whose non-empty [lower, upper) meets each block's, by two binary searches."""
-    lo = np.array([b.lower for b in problem.blocks], dtype=np.int64)
-    hi = np.array([b.upper for b in problem.blocks], dtype=np.int64)
+    lo, hi = _compressed_times(problem)
     live = hi > lo
     starts, ends = np.sort(lo[live]), np.sort(hi[live])
     counts = np.searchsorted(starts, hi, "left") - np.searchsorted(ends, lo, "right") - 1
@@ -288,28 +288,81 @@ def _timed_only(problem: Problem) -> bool:
 
 
 def _place_stack_timed(problem: Problem, order: list[int]) -> _State:
-    """``stack`` on lifetimes: ``top[t]`` is the highest aligned end over the placed blocks
-    live at compressed step t; a block goes at the max of top over its steps."""
+    """``stack`` on lifetimes: the highest aligned end over the placed blocks live at each
+    compressed step (``_StepMax``); a block goes at the max over its steps."""
     s = _State(problem)
     lo, hi = _compressed_times(problem)
-    top = np.zeros(max(1, int(hi.max(initial=0))), dtype=np.int64)
+    steps = _StepMax(max(1, int(hi.max(initial=0))))
     size, align, offset = s.size, s.align, s.offset
+    top, floor, chunk_max, c = steps.top, steps.floor, steps.chunk_max, steps.CHUNK
     for i, a, b in zip(order, lo[order].tolist(), hi[order].tolist()):
         if a == b:
             offset[i] = 0
             continue
-        seg = top[a:b]
-        off = align_up(int(seg.max()), align[i])
+        k, chunk = align[i], a // c
+        if chunk == (b - 1) // c:  # inside one chunk: the common, short case, inlined
+            seg = top[a:b]
+            off = align_up(max(max(seg), floor[chunk]), k)
+            v = align_up(off + size[i], k)
+            top[a:b] = [v if t < v else t for t in seg]
+            if chunk_max[chunk] < v:
+                chunk_max[chunk] = v
+        else:
+            off = align_up(steps.highest(a, b), k)
+            steps.raise_to(a, b, align_up(off + size[i], k))
         offset[i] = off
-        np.maximum(seg, align_up(off + size[i], align[i]), out=seg)
     s.pool = [0] * len(offset)
     return s
 
 
+class _StepMax:
+    """Range max / range chmax over steps in plain lists: chunks of ``CHUNK`` steps keep
+    their max and a pending floor, so a short lifetime costs its length and a long one
+    its number of chunks (sqrt decomposition; faster than numpy calls for short ranges)."""
+
+    CHUNK = 32
+
+    def __init__(self, n: int):
+        chunks = n // self.CHUNK + 1
+        self.top, self.chunk_max, self.floor = [0] * n, [0] * chunks, [0] * chunks
+
+    def highest(self, a: int, b: int) -> int:
+        c, top = self.CHUNK, self.top
+        ca, cb = a // c, (b - 1) // c
+        if ca == cb:
+            return max(max(top[a:b]), self.floor[ca])
+        best = max(max(top[a:(ca + 1) * c]), self.floor[ca], max(top[cb * c:b]), self.floor[cb])
+        if cb > ca + 1:
+            best = max(best, max(self.chunk_max[ca + 1:cb]))
+        return best
+
+    def raise_to(self, a: int, b: int, v: int) -> None:
+        c = self.CHUNK
+        ca, cb = a // c, (b - 1) // c
+        if ca == cb:
+            self._raise_part(a, b, ca, v)
+            return
+        self._raise_part(a, (ca + 1) * c, ca, v)
+        self._raise_part(cb * c, b, cb, v)
+        floor, chunk_max = self.floor, self.chunk_max
+        for k in range(ca + 1, cb):
+            if floor[k] < v:
+                floor[k] = v
+                if chunk_max[k] < v:
+                    chunk_max[k] = v
+
+    def _raise_part(self, a: int, b: int, chunk: int, v: int) -> None:
+        top = self.top
+        top[a:b] = [v if t < v else t for t in top[a:b]]
+        if self.chunk_max[chunk] < v:
+            self.chunk_max[chunk] = v
+
+
 def _compressed_times(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
-    lo = np.array([b.lower for b in problem.blocks], dtype=np.int64)
-    hi = np.array([b.upper for b in problem.blocks], dtype=np.int64)
-    steps = np.unique(np.concatenate([lo, hi]))
+    lo = np.fromiter((b.lower for b in problem.blocks), dtype=np.int64, count=len(problem.blocks))
+    hi = np.fromiter((b.upper for b in problem.blocks), dtype=np.int64, count=len(problem.blocks))
+    steps = np.sort(np.concatenate([lo, hi]))
+    steps = steps[np.concatenate([[True], steps[1:] != steps[:-1]])]
     return np.searchsorted(steps, lo), np.searchsorted(steps, hi)
 
 
@@ -331,11 +384,12 @@ class _TimeBuckets:
     """Placed blocks by time bucket; blocks spanning many buckets are kept apart in one
     list checked on every query. Queries return each overlapping placed block once."""
 
-    SPREAD = 4  # a block touching more buckets than this is "long"
+    SPREAD = 16  # a block touching more buckets than this is "long"
+    WIDTH = 8  # bucket width, in median lifetimes
 
     def __init__(self, lo: np.ndarray, hi: np.ndarray):
         spans = (hi - lo)[hi > lo]
-        self.width = max(1, int(np.median(spans)) if spans.size else 1)
+        self.width = max(1, self.WIDTH * int(np.median(spans)) if spans.size else 1)
         self.lo, self.hi = lo.tolist(), hi.tolist()
         self.first = (lo // self.width).tolist()
         self.last = (np.maximum(hi - 1, lo) // self.width).tolist()
