@@ -1,0 +1,128 @@
+"""Small .tflite models built in the tests with the schema's object API (tflite-micro's)."""
+from __future__ import annotations
+
+import numpy as np
+
+from memplan.tflite_import import schema
+from memplan.tflm import to_bytes
+
+OPTIONS = {  # opcode -> (BuiltinOptions member, options class name)
+    "ADD": ("AddOptions", "AddOptionsT"),
+    "MUL": ("MulOptions", "MulOptionsT"),
+    "FULLY_CONNECTED": ("FullyConnectedOptions", "FullyConnectedOptionsT"),
+    "CONCATENATION": ("ConcatenationOptions", "ConcatenationOptionsT"),
+    "DEQUANTIZE": ("DequantizeOptions", "DequantizeOptionsT"),
+    "RESHAPE": ("ReshapeOptions", "ReshapeOptionsT"),
+    "WHILE": ("WhileOptions", "WhileOptionsT"),
+}
+TYPES = {"float32": "FLOAT32", "float16": "FLOAT16", "int8": "INT8", "int16": "INT16", "int32": "INT32"}
+
+
+def build(tensors, ops, inputs, outputs, *, extra_subgraphs: int = 0, metadata=(), variable=()) -> bytes:
+    """``tensors``: (name, shape, dtype, constant value or None); ``ops``: (OPCODE, [inputs],
+    [outputs], options dict) with tensor indices; ``metadata``: (name, bytes) entries."""
+    fb = schema()
+    model = fb.ModelT()
+    model.version = 3
+    model.buffers = [fb.BufferT()]
+    sg = fb.SubGraphT()
+    sg.tensors = []
+    for i, (name, shape, dtype, value) in enumerate(tensors):
+        t = fb.TensorT()
+        t.name, t.shape = name, list(shape)
+        t.type = getattr(fb.TensorType, TYPES[dtype])
+        t.buffer = 0
+        t.isVariable = i in variable
+        if value is not None:
+            raw = np.asarray(value, dtype=dtype).tobytes()
+            model.buffers.append(fb.BufferT(data=np.frombuffer(raw, dtype=np.uint8).copy()))
+            t.buffer = len(model.buffers) - 1
+        else:
+            model.buffers.append(fb.BufferT())
+            t.buffer = len(model.buffers) - 1
+        sg.tensors.append(t)
+    codes: dict[str, int] = {}
+    model.operatorCodes = []
+    sg.operators = []
+    for opcode, ins, outs, options in ops:
+        if opcode not in codes:
+            code = fb.OperatorCodeT()
+            code.builtinCode = getattr(fb.BuiltinOperator, opcode)
+            code.deprecatedBuiltinCode = min(code.builtinCode, 127)
+            code.version = 1
+            codes[opcode] = len(model.operatorCodes)
+            model.operatorCodes.append(code)
+        op = fb.OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = codes[opcode], list(ins), list(outs)
+        if opcode in OPTIONS:
+            member, cls = OPTIONS[opcode]
+            op.builtinOptionsType = getattr(fb.BuiltinOptions, member)
+            op.builtinOptions = getattr(fb, cls)()
+            for key, value in (options or {}).items():
+                setattr(op.builtinOptions, key, value)
+        sg.operators.append(op)
+    sg.inputs, sg.outputs = list(inputs), list(outputs)
+    model.subgraphs = [sg]
+    for _ in range(extra_subgraphs):
+        extra = fb.SubGraphT()
+        extra.tensors, extra.operators, extra.inputs, extra.outputs = [], [], [], []
+        model.subgraphs.append(extra)
+    model.metadata = []
+    for name, data in metadata:
+        model.buffers.append(fb.BufferT(data=np.frombuffer(data, dtype=np.uint8).copy()))
+        model.metadata.append(fb.MetadataT(name=name, buffer=len(model.buffers) - 1))
+    return to_bytes(model)
+
+
+def fc_model(widths=(8, 64, 16, 32, 4), *, fp16: bool = False, seed: int = 0) -> bytes:
+    """input -> FC -> FC -> ... with one skip (ADD) so lifetimes overlap; float16 weights
+    behind DEQUANTIZE when ``fp16``."""
+    rng = np.random.default_rng(seed)
+    tensors = [("input", (1, widths[0]), "float32", None)]
+    ops = []
+    x = 0
+    for k, (a, b) in enumerate(zip(widths, widths[1:])):
+        w = rng.standard_normal((b, a)).astype(np.float32) / np.sqrt(a)
+        if fp16:
+            tensors.append((f"w{k}_fp16", (b, a), "float16", w.astype(np.float16)))
+            tensors.append((f"w{k}", (b, a), "float32", None))
+            ops.append(("DEQUANTIZE", [len(tensors) - 2], [len(tensors) - 1], None))
+        else:
+            tensors.append((f"w{k}", (b, a), "float32", w))
+        wi = len(tensors) - 1
+        tensors.append((f"fc{k}", (1, b), "float32", None))
+        ops.append(("FULLY_CONNECTED", [x, wi, -1], [len(tensors) - 1], {"fusedActivationFunction": 1}))
+        x = len(tensors) - 1
+    tensors.append(("doubled", (1, widths[-1]), "float32", None))
+    ops.append(("ADD", [x, x], [len(tensors) - 1], None))
+    return build(tensors, ops, [0], [len(tensors) - 1])
+
+
+def branchy_model() -> bytes:
+    """A graph where TFLM's greedy (largest first, lowest gap) leaves a hole the best plan
+    does not: found by searching small FC graphs; TFLM's head is above the lower bound."""
+    sizes = {"input": 96, "a": 96, "b": 16, "c": 96, "d": 96, "e": 128, "f": 256, "g": 96, "out": 96}
+    edges = [("a", ["input"]), ("b", ["a"]), ("c", ["input", "a"]), ("d", ["b"]), ("e", ["d"]),
+             ("f", ["c"]), ("g", ["c", "d"]), ("out", ["c", "g"])]
+    return _graph(sizes, edges, np.random.default_rng(1))
+
+
+def _graph(sizes, edges, rng) -> bytes:
+    """Each node: FULLY_CONNECTED of its first input; a second input is ADDed after an FC."""
+    tensors = [("input", (1, sizes["input"]), "float32", None)]
+    index = {"input": 0}
+    ops = []
+    for name, srcs in edges:
+        a, b = sizes[srcs[0]], sizes[name]
+        tensors.append((f"{name}_w", (b, a), "float32", rng.standard_normal((b, a)).astype(np.float32) / np.sqrt(a)))
+        w = len(tensors) - 1
+        if len(srcs) == 1:
+            tensors.append((name, (1, b), "float32", None))
+            ops.append(("FULLY_CONNECTED", [index[srcs[0]], w, -1], [len(tensors) - 1], None))
+        else:
+            tensors.append((f"{name}_fc", (1, b), "float32", None))
+            ops.append(("FULLY_CONNECTED", [index[srcs[0]], w, -1], [len(tensors) - 1], None))
+            tensors.append((name, (1, b), "float32", None))
+            ops.append(("ADD", [len(tensors) - 2, index[srcs[1]]], [len(tensors) - 1], None))
+        index[name] = len(tensors) - 1
+    return build(tensors, ops, [0], [index[edges[-1][0]]])
