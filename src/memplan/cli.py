@@ -60,8 +60,25 @@ def load_model(spec: str, input_shapes: tuple[str, ...] = ()):
     from .onnx_import import load
     from .zoo import resolve
 
-    path, name = resolve(spec)
+    path, name = resolve_tflite(spec) if is_tflite(spec) else resolve(spec)
+    if is_tflite(path):
+        from .tflite_import import load as load_tflite
+
+        return load_tflite(path, input_shapes=parse_input_shapes(input_shapes), name=name)
     return load(path, input_shapes=parse_input_shapes(input_shapes), name=name)
+
+
+def is_tflite(spec: str) -> bool:
+    return spec.lower().endswith(".tflite") or spec.startswith("mediapipe:")
+
+
+def resolve_tflite(spec: str) -> tuple[str, str]:
+    """(path, display name) for a ``.tflite`` path or ``mediapipe:NAME`` (the bundled models)."""
+    if spec.startswith("mediapipe:"):
+        from .mediapipe import model_path
+
+        return model_path(spec.removeprefix("mediapipe:")), spec
+    return spec, spec
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -199,6 +216,222 @@ def zoo_command():
         table.add_row(f"zoo:{name}", str(nodes), str(len(graph.ops)), format_size(graph.weight_bytes),
                       format_size(graph.activation_bytes))
     _stdout().print(table)
+
+
+# --- TensorFlow Lite Micro: offline plans, proof in the runtime, C header ---------------------
+
+TFLM_MISMATCH = 1
+
+
+def tflm_plan_options(fn):
+    """``plan_options`` with ``--algorithm best`` as the default: the smallest arena of the
+    heuristics in ``tflm.PORTFOLIO`` (TFLM's own greedy among them, so never worse than it)."""
+    fn = plan_options(fn)
+    for param in getattr(fn, "__click_params__", []):
+        if param.name == "algorithm":
+            param.default = "best"
+            param.help = f"{param.help} 'best' (default): the smallest of the TFLM portfolio."
+    return fn
+
+
+def tflm_model(spec: str, fold: bool, input_shapes: tuple[str, ...] = ()):
+    """The model's bytes (folded for TFLM if asked) and its parsed form."""
+    from .errors import ModelError
+    from .tflm import fold_fp16_dequantize, load_bytes
+
+    if not is_tflite(spec):
+        raise ModelError(f"{spec}: TFLite Micro commands need a .tflite model (or mediapipe:NAME)")
+    if input_shapes:
+        raise ModelError(f"{spec}: --input-shape does not apply to .tflite models: their shapes are fixed in the file")
+    path, name = resolve_tflite(spec)
+    from .tflite_import import read_model  # clear errors for a missing or unreadable file
+
+    read_model(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    if fold:
+        data = fold_fp16_dequantize(data, name)
+    return data, load_bytes(data, name)
+
+
+def tflm_make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed):
+    from .tflm import portfolio
+
+    if algorithm != "best":
+        return make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
+    plans = [make_plan(graph, model, name, order, alignment, io_in_arena, time_limit, seed) for name in portfolio()]
+    return min(plans, key=lambda p: p.arena_bytes)  # first on ties: the portfolio's order
+
+
+FOLD_HELP = "Fold float16 DEQUANTIZE and DENSIFY of constants first (TFLM cannot run them)."
+
+
+@app.command("export-tflm")
+@click.argument("model")
+@tflm_plan_options
+@click.option("-o", "--output", required=True, metavar="PATH", help="The planned .tflite to write.")
+@click.option("--fold/--no-fold", default=True, show_default=True, help=FOLD_HELP)
+@click.option("--json", "json_path", default=None, metavar="PATH", help="Also write the plan JSON here.")
+@user_errors
+def export_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
+                        output, fold, json_path):
+    """Write MODEL (.tflite) with memplan's plan as TFLite Micro's offline plan
+    (OfflineMemoryAllocation metadata; operators rewritten in the plan's order if it differs)."""
+    from .fileio import write_atomic
+    from .tflm import export_model
+    from .units import format_size
+
+    data, tfl = tflm_model(model, fold, input_shapes)
+    result = tflm_make_plan(tfl.graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
+    planned = export_model(tfl, result)
+    write_atomic(output, planned)
+    if json_path:
+        from .report.plan_json import write_plan
+
+        write_plan(result, json_path)
+    reordered = list(result.order) != [op.name for op in tfl.graph.ops]
+    click.echo(f"{output}: offline plan for {len(tfl.names)} tensors, arena {format_size(result.arena_bytes)} "
+               f"({result.arena_bytes} bytes, lower bound {result.lower_bound_bytes}), {result.algorithm}"
+               f"{', operators reordered' if reordered else ''}")
+
+
+@app.command("verify-tflm")
+@click.argument("model")
+@tflm_plan_options
+@click.option("--fold/--no-fold", default=True, show_default=True, help=FOLD_HELP)
+@click.option("--input-seed", default=0, show_default=True, type=int, help="Seed of the random input.")
+@click.option("--arena-size", default="64MiB", show_default=True, help="Arena given to TFLM in both runs.")
+@user_errors
+def verify_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
+                        fold, input_seed, arena_size):
+    """Run MODEL in TFLite Micro twice on one seeded input — TFLM's own planner, then memplan's
+    offline plan — and compare outputs (exactly) and arena heads. Exit 1 if outputs differ."""
+    from rich.table import Table
+
+    from .tflm import export_model, verify
+    from .units import parse_size
+
+    data, tfl = tflm_model(model, fold, input_shapes)
+    result = tflm_make_plan(tfl.graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
+    check = verify(data, export_model(tfl, result), tfl, result, seed=input_seed, arena_size=parse_size(arena_size))
+    table = Table(title=f"{model} in TFLite Micro (input seed {input_seed})", title_justify="left")
+    for col in ("run", "arena head", "tail", "outputs"):
+        table.add_column(col, justify="left" if col in ("run", "outputs") else "right")
+    same = "identical" if check.identical else "DIFFERENT"
+    table.add_row("TFLM's own planner", f"{check.tflm.head:,}", f"{check.tflm.tail:,}", "reference")
+    table.add_row(f"memplan ({result.algorithm})", f"{check.memplan.head:,}", f"{check.memplan.tail:,}", same)
+    out = _stdout()
+    out.print(table)
+    delta = check.memplan.head - check.tflm.head
+    out.print(f"lower bound {check.lower_bound:,} bytes; memplan's arena {check.plan_arena:,}; head "
+              f"{'+' if delta > 0 else ''}{delta:,} bytes ({delta / max(check.tflm.head, 1):+.1%}) against TFLM's",
+              highlight=False, markup=False)
+    if not check.identical:
+        sys.exit(TFLM_MISMATCH)
+
+
+@app.command("emit-c")
+@click.argument("plan_json")
+@click.option("-o", "--output", required=True, metavar="PATH", help="The C header to write, e.g. model_plan.h.")
+@click.option("--prefix", default=None, help="Macro prefix (default: the output's file name, e.g. MODEL_PLAN).")
+@user_errors
+def emit_c_command(plan_json, output, prefix):
+    """Write PLAN_JSON (from `memplan plan --json`) as a C header: arena size, alignment, per-tensor
+    offsets and the weights layout as constants and tables."""
+    from .fileio import write_atomic
+    from .report.c_header import c_header, default_prefix
+    from .report.plan_json import read_plan
+
+    write_atomic(output, c_header(read_plan(plan_json), prefix or default_prefix(output)))
+
+
+@app.command("pipeline")
+@click.argument("model")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D1,D2,..",
+              help="Fix a dynamic input shape, e.g. data=1,3,224,224 (repeatable).")
+@click.option("--device", default="l2-4mib", show_default=True, help="Device profile: a bundled name or a .toml path.")
+@click.option("--batches", default=1000, show_default=True, type=int, help="Batches to simulate.")
+@click.option("--depth", default=None, type=int, help="Most batches in flight (default: unbounded).")
+@click.option("--backlog", is_flag=True, help="Every batch waits at the input from time 0 (default: one every II*).")
+@click.option("--stages", default=None, type=int, help="Partition the layers into K stages (exact DP) and simulate those.")
+@click.option("--stage-memory", default=None, metavar="SIZE", help="Per-stage capacity for --stages, e.g. 8MiB.")
+@click.option("--costs", "costs_path", default=None, metavar="CSV", help="Measured times: layer,in,compute,out (seconds).")
+@click.option("--unfused", is_flag=True, help="Every runtime op is a layer (default: BN/activations fold into the producer).")
+@click.option("--weight-reads", default=1.0, show_default=True, type=float,
+              help="Times the weights are read per batch (0 = resident in the processing element).")
+@click.option("--depths", default="1..8,auto", show_default=True,
+              help="Batches in flight for the memory table: 1..8, 1,2,4, auto (full rate) or none.")
+@click.option("--algorithm", "-a", default=None, help="Allocator for the memory table (default: best_fit).")
+@click.option("--alignment", default=16, show_default=True, type=int, help="Byte alignment of every buffer.")
+@click.option("--layers", "all_layers", is_flag=True, help="List every layer (default: the 10 slowest).")
+@click.option("--heatmap", default=None, metavar="PATH", help="Wavefront heatmap (.png or .svg).")
+@click.option("--gantt", default=None, metavar="PATH", help="in/compute/out Gantt chart of the first batches (.png or .svg).")
+@click.option("--memory-plot", default=None, metavar="PATH", help="Throughput and arena by depth (.png or .svg).")
+@click.option("--json", "json_path", default=None, metavar="PATH", help="Write the report JSON here.")
+@user_errors
+def pipeline_command(model, input_shapes, device, batches, depth, backlog, stages, stage_memory, costs_path, unfused,
+                     weight_reads, depths, algorithm, alignment, all_layers, heatmap, gantt, memory_plot, json_path):
+    """Simulate MODEL as a layer pipeline: batches flow through the layers as a wavefront.
+    Prints the initiation interval, throughput, latencies, bottleneck and bubble, the stage
+    partitions (--stages) and the arena needed at each number of batches in flight."""
+    import time
+
+    from .devices import load_device
+    from .pipeline import apply_overrides, build_pipeline, read_overrides, simulate, stats
+    from .pipeline_balance import balance, even_split, merge_stages, one_per_layer
+    from .pipeline_memory import ALGORITHM, depth_table, parse_depths
+    from .report import pipeline_text as text
+    from .units import parse_size
+
+    for path in (heatmap, gantt, memory_plot):
+        if path and os.path.splitext(path)[1].lower() not in (".png", ".svg"):
+            raise InputError(f"{path}: picture must end in .png or .svg")
+    if alignment < 1 or alignment & (alignment - 1):
+        raise PlanError(f"--alignment must be a power of two, got {alignment}")
+    capacity = parse_size(stage_memory) if stage_memory is not None else None
+    if capacity is not None and stages is None:
+        raise InputError("--stage-memory needs --stages K")
+    pipe = build_pipeline(load_model(model, input_shapes), load_device(device), fused=not unfused,
+                          weight_reads=weight_reads)
+    if costs_path:
+        pipe = apply_overrides(pipe, read_overrides(costs_path))
+    parts = []
+    if stages is not None:
+        parts = [one_per_layer(pipe), even_split(pipe, stages), balance(pipe, stages)]
+        if capacity is not None:
+            parts.append(balance(pipe, stages, capacity=capacity))
+    run = merge_stages(pipe, parts[-1]) if parts else pipe
+    begin = time.perf_counter()
+    tl = simulate(run, batches, depth=depth, pace=0.0 if backlog else None)
+    seconds = time.perf_counter() - begin
+    st = stats(tl)
+    wanted = parse_depths(depths, run)
+    rows = depth_table(pipe, wanted, partition=parts[-1] if parts else None, algorithm=algorithm or ALGORITHM,
+                       alignment=alignment) if wanted else []
+    out = _stdout()
+    out.print(text.summary_table(tl, st, seconds))
+    out.print(text.layer_table(tl, st, top=None if all_layers else 10))
+    if parts:
+        out.print(text.partition_table(parts))
+    if rows:
+        out.print(text.depth_table(rows, algorithm or ALGORITHM))
+    _pipeline_files(tl, st, seconds, parts, rows, heatmap, gantt, memory_plot, json_path)
+
+
+def _pipeline_files(tl, st, seconds, parts, rows, heatmap, gantt, memory_plot, json_path):
+    from .report import pipeline_pictures as pictures
+
+    if heatmap:
+        pictures.save_figure(pictures.heatmap_figure(tl), heatmap)
+    if gantt:
+        pictures.save_figure(pictures.gantt_figure(tl), gantt)
+    if memory_plot and rows:
+        pictures.save_figure(pictures.depth_figure(rows, title=f"{tl.pipe.name}: throughput vs memory"), memory_plot)
+    if json_path:
+        from .fileio import write_atomic
+        from .report.pipeline_text import pipeline_json
+
+        write_atomic(json_path, pipeline_json(tl, st, seconds=seconds, partitions=parts, memory=rows))
 
 
 def main():
