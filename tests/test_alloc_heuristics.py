@@ -286,3 +286,8 @@ def test_lifetime_fast_paths_match_the_list_path(problem):
                            for i, b in enumerate(problem.blocks)))
     for fn in (greedy_by_size, greedy_by_conflicts, tflm_greedy, best_fit):
         assert fn(problem).offsets == fn(listed).offsets
+
+
+@pytest.mark.parametrize("name", ["greedy_by_size", "greedy_by_conflicts", "tflm_greedy", "best_fit", "hill_climb"])
+def test_empty_problem(name):
+    assert solve(Problem(()), name).offsets == ()

@@ -362,7 +362,9 @@ def _compressed_times(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     lo = np.fromiter((b.lower for b in problem.blocks), dtype=np.int64, count=len(problem.blocks))
     hi = np.fromiter((b.upper for b in problem.blocks), dtype=np.int64, count=len(problem.blocks))
     steps = np.sort(np.concatenate([lo, hi]))
-    steps = steps[np.concatenate([[True], steps[1:] != steps[:-1]])]
+    keep = np.ones(len(steps), dtype=bool)
+    keep[1:] = steps[1:] != steps[:-1]
+    steps = steps[keep]
     return np.searchsorted(steps, lo), np.searchsorted(steps, hi)
 
 
