@@ -166,11 +166,12 @@ def test_does_not_fit_says_by_how_much(tmp_path):
 def test_squeezenet_on_the_bundled_devices():
     g = memplan.load("zoo:squeezenet")
     p = memplan.plan(g)
-    n64 = place(g, p, load_device("n64"))
-    assert not n64.fits and n64.shortfall == p.arena_bytes - 4 * 2**20  # RDRAM is the only writable tier
-    l2 = place(g, p, load_device("l2-4mib"))
+    m7 = place(g, p, load_device("cortex-m7"))
+    assert not m7.fits and m7.shortfall == p.arena_bytes - 512 * 1024  # SRAM is the only writable tier
+    assert m7.weight_mode == "in-place"  # the least RAM: weights read from flash
+    l2 = place(g, p, load_device("l2-2mib"))
     assert l2.fits and l2.spilled and check_tiered(g, l2) == []
-    assert l2.tier_of("l2").arena_bytes <= 4 * 2**20
+    assert l2.tier_of("l2").arena_bytes <= 2 * 2**20
 
 
 def test_bad_options(branches):
@@ -179,3 +180,30 @@ def test_bad_options(branches):
         place(g, p, device(1024), weights="sometimes")
     with pytest.raises(PlanError, match="objective"):
         place(g, p, device(1024), objective="joy")
+
+
+def _cli(*args):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "memplan.cli", *args], capture_output=True, text=True,
+                          env=dict(os.environ, COLUMNS="200"), timeout=300)
+
+
+def test_cli_device_fits_and_does_not_fit():
+    ok = _cli("plan", "zoo:squeezenet", "--device", "n64", "--dtype", "int8")
+    assert ok.returncode == 0, ok.stderr
+    assert "rdram" in ok.stdout and "fits n64" in ok.stdout
+    short = _cli("plan", "zoo:squeezenet", "--device", "cortex-m7")
+    assert short.returncode == 3
+    lines = short.stderr.strip().splitlines()
+    assert len(lines) == 1 and "does not fit cortex-m7" in lines[0] and "short by" in lines[0]
+
+
+def test_cli_bad_device_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('compute_macs_per_s = 1e6\n[[tiers]]\nname = "sram"\ncapacity = "1MiB"\nread_bandwidth = 0\n')
+    r = _cli("plan", "zoo:squeezenet", "--device", str(bad))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "read_bandwidth must be a positive number" in r.stderr.strip().splitlines()[0]

@@ -155,15 +155,34 @@ def make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit
 @click.option("--json", "json_path", default=None, metavar="PATH", help="Write the plan JSON here.")
 @click.option("--picture", default=None, metavar="PATH", help="Draw the memory layout (.png or .svg).")
 @click.option("--steps", is_flag=True, help="Also print one row per step (TFLM-style memory picture).")
+@click.option("--device", default=None, metavar="NAME|PATH",
+              help="Place the plan on a device's memory tiers (n64, l2-2mib, l2-4mib, cortex-m7, or a .toml); "
+                   "exit 3 if it does not fit.")
+@click.option("--dtype", default=None, type=click.Choice(["int8", "int16", "fp16", "fp32"]),
+              help="What-if: every float tensor (activations and weights) at this width.")
+@click.option("--weights", "weight_mode", default="auto", show_default=True,
+              type=click.Choice(["auto", "resident", "stream", "in-place"]),
+              help="With --device: weights resident in RAM, streamed before each layer, or read in place.")
+@click.option("--objective", default="bytes", show_default=True, type=click.Choice(["bytes", "time"]),
+              help="With --device: what spilling minimises.")
 @user_errors
 def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
-                 budget, json_path, picture, steps):
+                 budget, json_path, picture, steps, device, dtype, weight_mode, objective):
     """Plan MODEL (an .onnx path or zoo:NAME) and print the report."""
     from .report.text import step_picture, summary_table
     from .units import parse_size
 
     budget_bytes = parse_size(budget) if budget is not None else None
+    target = None
+    if device is not None:
+        from .devices import load_device
+
+        target = load_device(device)
     graph = load_model(model, input_shapes)
+    if dtype is not None:
+        from .quantize import with_dtype
+
+        graph = with_dtype(graph, dtype)
     result = make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
     if json_path:
         from .report.plan_json import write_plan
@@ -177,8 +196,31 @@ def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
     out.print(summary_table(result, graph, budget_bytes))
     if steps:
         out.print(step_picture(result), highlight=False, markup=False)
+    if target is not None:
+        tiered = place_on_device(graph, result, target, weight_mode, objective, time_limit)
+        if not tiered.fits:
+            sys.exit(DOES_NOT_FIT)
     if budget_bytes is not None and result.arena_bytes > budget_bytes:
         sys.exit(DOES_NOT_FIT)
+
+
+def place_on_device(graph, result, device, weight_mode, objective, time_limit):
+    """Tiered placement and its report; a one-line stderr message when it does not fit."""
+    from .placement import place, step_macs
+    from .report.tiers import tier_tables
+    from .units import format_size
+
+    tiered = place(graph, result, device, weights=weight_mode, objective=objective, time_limit=min(time_limit, 6.0),
+                   macs=step_macs(graph, result))
+    out = _stdout()
+    for table in tier_tables(tiered):
+        out.print(table)
+    if not tiered.fits:
+        bad = next(t for t in tiered.tiers if not t.fits)
+        click.echo(f"memplan: {result.model} does not fit {device.name}: tier {bad.name} needs "
+                   f"{format_size(bad.used_bytes)} of {format_size(bad.capacity)}, short by "
+                   f"{tiered.shortfall:,} bytes ({format_size(tiered.shortfall)})", err=True)
+    return tiered
 
 
 @app.command("alloc")
@@ -216,6 +258,105 @@ def zoo_command():
         table.add_row(f"zoo:{name}", str(nodes), str(len(graph.ops)), format_size(graph.weight_bytes),
                       format_size(graph.activation_bytes))
     _stdout().print(table)
+
+
+@app.command("quantize")
+@click.argument("model")
+@click.option("--output", "-o", required=True, metavar="PATH", help="Where to write the QDQ int8 model (.onnx).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random calibration inputs.")
+@click.option("--samples", default=8, show_default=True, type=click.IntRange(1), help="Random calibration samples.")
+@click.option("--calibration", default=None, metavar="NPZ",
+              help="Calibration data: an .npz with one array per model input, samples first.")
+@click.option("--no-preprocess", is_flag=True, help="Skip onnxruntime's quant_pre_process.")
+@user_errors
+def quantize_command(model, output, seed, samples, calibration, no_preprocess):
+    """Quantise MODEL to a static QDQ int8 ONNX model (onnxruntime), then plan and verify it."""
+    from rich.table import Table
+
+    from .planner import plan
+    from .quantize import fold_qdq, quantize_model, with_dtype
+    from .units import format_size
+
+    notes = quantize_model(model, output, seed=seed, calibration=calibration, samples=samples,
+                           preprocess=not no_preprocess)
+    fp32 = load_model(model)
+    qdq = load_model(output)
+    rows = [("fp32 (as given)", fp32), ("int8 what-if (--dtype int8)", with_dtype(fp32, "int8")),
+            ("QDQ model as written", qdq), ("QDQ model, Q/DQ fused", fold_qdq(qdq))]
+    table = Table(title=f"memplan quantize: {model} -> {output}", title_justify="left")
+    for col in ("graph", "ops", "weights", "arena", "lower bound"):
+        table.add_column(col, justify="left" if col == "graph" else "right")
+    for label, g in rows:
+        p = plan(g)  # validated by the planner
+        table.add_row(label, str(len(p.order)), format_size(p.weights_bytes), format_size(p.arena_bytes),
+                      format_size(p.lower_bound_bytes))
+    out = _stdout()
+    out.print(table)
+    source = "given data" if calibration else f"{notes['samples']} seeded random samples (seed {seed})"
+    done = "done" if notes["preprocessed"] else "skipped"
+    out.print(f"calibration: {source}; pre-processing: {done}" + (f" ({notes['note']})" if notes["note"] else ""),
+              highlight=False, markup=False)
+
+
+@app.command("study")
+@click.argument("models", nargs=-1)
+@click.option("--budgets", default="2MiB,4MiB", show_default=True, help="Comma-separated arena budgets.")
+@click.option("--csv", "csv_path", default=None, metavar="PATH", help="Write one CSV line per model and stage.")
+@click.option("--jobs", "-j", default=None, type=click.IntRange(1), help="Worker processes (default: all cores).")
+@click.option("--algorithm", "-a", default=None, help="Allocator (default: best if available, else greedy_by_size).")
+@click.option("--time-limit", default=10.0, show_default=True, type=float, help="Seconds for exact/best allocators.")
+@user_errors
+def study_command(models, budgets, csv_path, jobs, algorithm, time_limit):
+    """Fit study: does each model's arena fit each budget — naive, best plan, best order +
+    sharing, int8? MODELS default to the whole zoo."""
+    import dataclasses
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from .alloc import get_algorithm
+    from .fileio import write_atomic
+    from .study import STAGES, default_settings, run_study, shares, to_csv
+    from .units import format_size, parse_size
+    from .zoo import MODELS
+
+    sizes = [parse_size(b) for b in budgets.split(",") if b.strip()]
+    if not sizes:
+        raise InputError("--budgets: give at least one size, e.g. 2MiB,4MiB")
+    specs = list(models) or [f"zoo:{m}" for m in MODELS]
+    settings = default_settings(time_limit)
+    if algorithm:
+        get_algorithm(algorithm)
+        settings = dataclasses.replace(settings, algorithm=algorithm)
+    with Progress(TextColumn("study"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("", total=len(specs))
+        rows = run_study(specs, settings, jobs=jobs,
+                         progress=lambda r: bar.update(task, advance=1, description=r.model))
+    names = [format_size(b) for b in sizes]
+    described = settings.describe()
+    table = Table(title=f"fit study: arena per stage, fits {' / '.join(names)}", title_justify="left")
+    table.add_column("model")
+    for s in STAGES:
+        table.add_column(s, justify="right")
+    for r in rows:
+        if r.error:
+            table.add_row(r.model, *(["error"] * len(STAGES)))
+            continue
+        table.add_row(r.model, *(f"{format_size(r.arenas[s])} "
+                                 + "".join("✓" if r.fits(s, b) else "✗" for b in sizes) for s in STAGES))
+    share = shares(rows, sizes)
+    for b, name in zip(sizes, names):
+        table.add_row(f"fits {name}", *(f"{share[(s, b)]:.0%}" for s in STAGES), style="bold")
+    out = _stdout()
+    out.print(table)
+    for s in STAGES:
+        out.print(f"{s}: {described[s]}", highlight=False, markup=False)
+    for r in rows:
+        if r.error:
+            out.print(f"{r.model}: {r.error}", highlight=False, markup=False)
+    if csv_path:
+        write_atomic(csv_path, to_csv(rows, sizes))
 
 
 # --- TensorFlow Lite Micro: offline plans, proof in the runtime, C header ---------------------

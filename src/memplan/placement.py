@@ -222,6 +222,8 @@ class _Search:
 
 def _solve(spillable, fixed, spilled: frozenset[int], algorithm: str) -> tuple[tuple[int, ...], int, int]:
     blocks = tuple(b for i, b in enumerate(spillable) if i not in spilled) + tuple(fixed)
+    if not blocks:
+        return (), 0, 0
     problem = Problem(blocks)
     solution = alloc.solve(problem, algorithm)
     return solution.offsets, solution.height(problem), solution.bound
@@ -394,6 +396,16 @@ def _stream_layout(weights: tuple[str, ...], graph: Graph, alignment: int) -> tu
         slots.append((w, top))
         top += graph.tensors[w].nbytes
     return tuple(slots), top
+
+
+def step_macs(graph: Graph, plan: Plan) -> list[int] | None:
+    """MACs of the op at each step from `memplan.costs`, or None where that is not installed."""
+    try:
+        from .costs import op_macs
+    except ImportError:
+        return None
+    by_name = {op.name: op for op in graph.ops}
+    return [op_macs(graph, by_name[name]) for name in plan.order]
 
 
 def spill_cost(tier: Tier, size: int, reads: int, objective: str) -> int:

@@ -86,6 +86,10 @@ def load_device(spec: str) -> Device:
 
 def parse_device(data: dict, source: str = "<device>") -> Device:
     where = f"{source}"
+    unknown = set(data) - {"name", "description", "compute_macs_per_s", "tiers"}
+    if unknown:
+        raise InputError(f"{where}: unknown field(s) {', '.join(sorted(unknown))} "
+                         f"(known: name, description, compute_macs_per_s, [[tiers]])")
     tiers_data = data.get("tiers")
     if not isinstance(tiers_data, list) or not tiers_data:
         raise InputError(f"{where}: needs at least one [[tiers]] table")

@@ -1,0 +1,188 @@
+"""The fit study: does each model's activation arena fit each budget, and after which step?
+
+Stages, each building on the one before (the industrial study that motivates this counts
+13% / 38% of networks fitting 2 / 4 MiB of L2 before buffer optimisation, 66% / 83% after):
+
+=============  ================================================================================
+``naive``      no reuse: every activation its own bytes (the sum of all buffers)
+``best``       file order, the best registered allocator (``best`` if present, else
+               ``greedy_by_size``)
+``order``      the best order (``heuristic``, or the file order when its arena is smaller) with
+               tensor sharing (views, in-place, concat) when the planner offers it, and the
+               same allocator
+``int8``       the ``order`` stage with every float tensor at int8 (`quantize.with_dtype`)
+=============  ================================================================================
+
+Models run in parallel, one process per model (``ProcessPoolExecutor``, as many workers as
+cores); the table, the share of models fitting per stage and budget, and a CSV come out.
+A model that fails to load or plan is reported in its row, not fatal to the study.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+STAGES = ("naive", "best", "order", "int8")
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    model: str
+    arenas: dict[str, int] = field(default_factory=dict)  # stage -> arena bytes
+    lower_bounds: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+    seconds: float = 0.0
+
+    def fits(self, stage: str, budget: int) -> bool | None:
+        arena = self.arenas.get(stage)
+        return None if arena is None else arena <= budget
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    algorithm: str
+    order: str
+    sharing: bool
+    alignment: int = 16
+    time_limit: float = 10.0
+
+    def describe(self) -> dict[str, str]:
+        return {"naive": "no reuse (sum of buffers)",
+                "best": f"file order, {self.algorithm}",
+                "order": f"{self.order} order{' + sharing' if self.sharing else ' (sharing not available)'}, "
+                         f"{self.algorithm}",
+                "int8": "as 'order', every float tensor int8"}
+
+
+def default_settings(time_limit: float = 10.0, alignment: int = 16) -> StudySettings:
+    """What the installed memplan offers: `best` allocator, `heuristic` order, sharing."""
+    from .alloc import ALGORITHMS
+    from .planner import plan
+    from .schedule import SCHEDULERS
+
+    algorithm = "best" if "best" in ALGORITHMS else "greedy_by_size"
+    order = "heuristic" if "heuristic" in SCHEDULERS else "file"
+    sharing = "sharing" in inspect.signature(plan).parameters
+    return StudySettings(algorithm, order, sharing, alignment, time_limit)
+
+
+def _plan(graph, settings: StudySettings, *, algorithm: str, order: str, sharing: bool):
+    from .alloc import get_algorithm
+    from .planner import plan
+
+    accepted = inspect.signature(get_algorithm(algorithm)).parameters
+    options = {"time_limit": settings.time_limit} if "time_limit" in accepted else {}
+    if "sharing" in inspect.signature(plan).parameters:  # explicit: the planner's default may share
+        from .lifetimes import Sharing
+
+        options["sharing"] = Sharing() if sharing else Sharing.off()
+    if "order_options" in inspect.signature(plan).parameters:
+        options["order_options"] = {"time_limit": settings.time_limit}
+    return plan(graph, algorithm=algorithm, order=order, alignment=settings.alignment, **options)
+
+
+def study_model(spec: str, settings: StudySettings) -> StudyRow:
+    """Every stage for one model (a path or ``zoo:NAME``). Runs in a worker process."""
+    import time
+
+    from . import load
+    from .errors import MemplanError
+    from .quantize import with_dtype
+
+    start = time.perf_counter()
+    arenas, bounds = {}, {}
+    try:
+        graph = load(spec)
+        base = _plan(graph, settings, algorithm=settings.algorithm, order="file", sharing=False)
+        arenas["naive"], bounds["naive"] = base.naive_bytes, base.lower_bound_bytes
+        arenas["best"], bounds["best"] = base.arena_bytes, base.lower_bound_bytes
+        best = _plan(graph, settings, algorithm=settings.algorithm, order=settings.order, sharing=settings.sharing)
+        order = settings.order
+        if best.arena_bytes > base.arena_bytes and not settings.sharing:  # file order is a candidate too
+            best, order = base, "file"
+        elif settings.sharing and settings.order != "file":
+            shared_file = _plan(graph, settings, algorithm=settings.algorithm, order="file", sharing=True)
+            if shared_file.arena_bytes < best.arena_bytes:
+                best, order = shared_file, "file"
+        arenas["order"], bounds["order"] = best.arena_bytes, best.lower_bound_bytes
+        small = _plan(with_dtype(graph, "int8"), settings, algorithm=settings.algorithm, order=order,
+                      sharing=settings.sharing)
+        arenas["int8"], bounds["int8"] = small.arena_bytes, small.lower_bound_bytes
+    except MemplanError as exc:
+        return StudyRow(spec, arenas, bounds, str(exc), time.perf_counter() - start)
+    return StudyRow(spec, arenas, bounds, "", time.perf_counter() - start)
+
+
+def run_study(models: Sequence[str], settings: StudySettings, *, jobs: int | None = None,
+              progress: Callable[[StudyRow], None] | None = None) -> list[StudyRow]:
+    """Rows in the order of ``models``. ``jobs``: worker processes (default: all cores;
+    1 runs in this process). ``progress`` is called once per finished model."""
+    jobs = jobs or os.cpu_count() or 1
+    rows: dict[str, StudyRow] = {}
+    if jobs == 1 or len(models) <= 1:
+        for m in models:
+            rows[m] = study_model(m, settings)
+            if progress:
+                progress(rows[m])
+    else:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(models))) as pool:
+            futures = {pool.submit(study_model, m, settings): m for m in models}
+            for fut in as_completed(futures):
+                row = fut.result()
+                rows[futures[fut]] = row
+                if progress:
+                    progress(row)
+    return [rows[m] for m in models]
+
+
+def shares(rows: Sequence[StudyRow], budgets: Sequence[int]) -> dict[tuple[str, int], float]:
+    """(stage, budget) -> fraction of the models (that planned) whose arena fits."""
+    ok = [r for r in rows if not r.error]
+    return {(s, b): (sum(bool(r.fits(s, b)) for r in ok) / len(ok) if ok else 0.0)
+            for s in STAGES for b in budgets}
+
+
+def to_csv(rows: Sequence[StudyRow], budgets: Sequence[int]) -> str:
+    """One line per model and stage: arena, lower bound, and fits (0/1) per budget."""
+    import csv
+    import io
+
+    from .units import format_size
+
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["model", "stage", "arena_bytes", "lower_bound_bytes"]
+               + [f"fits_{format_size(b).replace(' ', '')}" for b in budgets] + ["error"])
+    for r in rows:
+        for s in STAGES:
+            if s in r.arenas:
+                w.writerow([r.model, s, r.arenas[s], r.lower_bounds.get(s, "")]
+                           + [int(r.arenas[s] <= b) for b in budgets] + [""])
+        if r.error:
+            w.writerow([r.model, "", "", ""] + [""] * len(budgets) + [r.error])
+    return out.getvalue()
+
+
+def markdown(rows: Sequence[StudyRow], budgets: Sequence[int]) -> str:
+    """The study table (arena per stage, fits per budget) and the share row, as Markdown."""
+    from .units import format_size
+
+    names = [format_size(b) for b in budgets]
+    head = ["model"] + [f"{s}" for s in STAGES]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        if r.error:
+            lines.append(f"| {r.model} | " + " | ".join(["error"] * len(STAGES)) + " |")
+            continue
+        cells = []
+        for s in STAGES:
+            marks = "".join("✓" if r.fits(s, b) else "✗" for b in budgets)
+            cells.append(f"{format_size(r.arenas[s])} {marks}")
+        lines.append(f"| {r.model} | " + " | ".join(cells) + " |")
+    share = shares(rows, budgets)
+    for b, name in zip(budgets, names):
+        lines.append(f"| **fits {name}** | " + " | ".join(f"{share[(s, b)]:.0%}" for s in STAGES) + " |")
+    return "\n".join(lines)
