@@ -137,3 +137,10 @@ def test_every_mediapipe_model_imports_and_plans(name):
     g = load(mediapipe_or_skip(name))
     p = plan(g, algorithm="best_fit", order="file")
     assert not check_plan(g, p) and p.arena_bytes >= p.lower_bound_bytes
+
+
+def test_memplan_load_dispatches_tflite(tmp_path):
+    import memplan
+
+    g = memplan.load(write(tmp_path, fc_model(widths=(8, 4))))
+    assert [op.op_type for op in g.ops] == ["FULLY_CONNECTED", "ADD"]

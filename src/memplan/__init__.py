@@ -16,11 +16,19 @@ __version__ = "0.1.0"
 
 
 def load(model: str, *, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
-    """Read an ONNX file (or ``zoo:NAME``) into a Graph with static shapes."""
+    """Read an ONNX file (or ``zoo:NAME``), a ``.tflite`` file (or ``mediapipe:NAME``) into a
+    Graph with static shapes."""
     from .onnx_import import load as load_onnx
     from .zoo import resolve
 
-    path, name = resolve(str(model))
+    model = str(model)
+    if model.lower().endswith(".tflite") or model.startswith("mediapipe:"):
+        from .mediapipe import model_path
+        from .tflite_import import load as load_tflite
+
+        path = model_path(model.removeprefix("mediapipe:")) if model.startswith("mediapipe:") else model
+        return load_tflite(path, input_shapes=input_shapes, name=model)
+    path, name = resolve(model)
     return load_onnx(path, input_shapes=input_shapes, name=name)
 
 
