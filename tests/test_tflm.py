@@ -180,3 +180,19 @@ def test_mediapipe_in_tflm_never_worse(name):
     assert check.identical and check.memplan.head <= check.tflm.head
     if check.tflm.head > p.lower_bound_bytes:
         assert check.memplan.head < check.tflm.head
+
+
+@pytest.mark.parametrize("dtype, quant", [("int8", (0.05, -3)), ("int16", (0.001, 0))])
+def test_quantized_models_run_with_memplans_plan(dtype, quant):
+    """Quantised tensors (per-tensor scale and zero point) size and run like float ones."""
+    data = build([("x", (1, 64), dtype, None, quant), ("y", (1, 64), dtype, None, quant),
+                  ("z", (1, 64), dtype, None, quant), ("c", (1, 64), dtype, np.arange(64) - 32, quant),
+                  ("o", (1, 64), dtype, None, quant)],
+                 [("ADD", [0, 0], [1], None), ("ADD", [1, 3], [2], None), ("ADD", [2, 1], [4], None)], [0], [4])
+    tfl = tflm.load_bytes(data, dtype)
+    width = np.dtype(dtype).itemsize
+    assert {n: t.nbytes for n, t in tfl.graph.tensors.items()} == {n: 64 * width for n in "xyzco"}
+    p = plan(tfl.graph, algorithm="tflm_greedy", order="file")
+    check = tflm.verify(data, tflm.export_model(tfl, p), tfl, p)
+    assert check.identical and check.memplan.outputs[0].dtype == np.dtype(dtype)
+    assert check.memplan.head == check.tflm.head == p.arena_bytes

@@ -19,7 +19,7 @@ TYPES = {"float32": "FLOAT32", "float16": "FLOAT16", "int8": "INT8", "int16": "I
 
 
 def build(tensors, ops, inputs, outputs, *, extra_subgraphs: int = 0, metadata=(), variable=()) -> bytes:
-    """``tensors``: (name, shape, dtype, constant value or None); ``ops``: (OPCODE, [inputs],
+    """``tensors``: (name, shape, dtype, constant value or None[, (scale, zero point)]); ``ops``: (OPCODE, [inputs],
     [outputs], options dict) with tensor indices; ``metadata``: (name, bytes) entries."""
     fb = schema()
     model = fb.ModelT()
@@ -27,9 +27,12 @@ def build(tensors, ops, inputs, outputs, *, extra_subgraphs: int = 0, metadata=(
     model.buffers = [fb.BufferT()]
     sg = fb.SubGraphT()
     sg.tensors = []
-    for i, (name, shape, dtype, value) in enumerate(tensors):
+    for i, (name, shape, dtype, value, *quant) in enumerate(tensors):
         t = fb.TensorT()
         t.name, t.shape = name, list(shape)
+        if quant:  # (scale, zero point) of a per-tensor quantised tensor
+            t.quantization = fb.QuantizationParametersT()
+            t.quantization.scale, t.quantization.zeroPoint = [float(quant[0][0])], [int(quant[0][1])]
         t.type = getattr(fb.TensorType, TYPES[dtype])
         t.buffer = 0
         t.isVariable = i in variable
