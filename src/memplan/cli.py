@@ -515,9 +515,11 @@ def pipeline_command(model, input_shapes, device, batches, depth, backlog, stage
     """Simulate MODEL as a layer pipeline: batches flow through the layers as a wavefront.
     Prints the initiation interval, throughput, latencies, bottleneck and bubble, the stage
     partitions (--stages) and the arena needed at each number of batches in flight."""
+    import os
     import time
 
     from .devices import load_device
+    from .errors import PlanError
     from .pipeline import apply_overrides, build_pipeline, read_overrides, simulate, stats
     from .pipeline_balance import balance, even_split, merge_stages, one_per_layer
     from .pipeline_memory import ALGORITHM, depth_table, parse_depths
