@@ -33,7 +33,7 @@ def test_every_zoo_model_plans_and_validates(name):
 
 def test_chain_reuses_memory(tmp_path):
     g = memplan.load(save(chain_model(), tmp_path / "m.onnx"))
-    p = plan(g, sharing=Sharing.off())
+    p = plan(g, sharing=Sharing.off(), algorithm="tflm_greedy")  # TVM greedy_by_size never fills a gap below
     size = 8 * 16 * 16 * 4
     assert p.lower_bound_bytes == 2 * size
     assert p.arena_bytes == 2 * size

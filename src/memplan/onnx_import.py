@@ -59,29 +59,30 @@ def from_model(model, *, input_shapes=None, source: str = "<model>") -> Graph:
     import onnx
 
     model = _with_input_shapes(model, input_shapes or {}, source)
-    try:
-        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    except Exception as exc:  # onnx raises several unrelated types here
-        raise ModelError(f"{source}: ONNX shape inference failed: {_short(exc)}") from None
+    inferred = _infer_shapes(model, source)
     g = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     initializers = {t.name: t for t in g.initializer}
-    infos = _value_infos(g)
+    infos = _value_infos(g, inferred)
     ops = _ops(g, source)
     weight_names, const_ops, runtime_ops = _split_constants(ops, set(initializers), infos)
     inputs = tuple(i.name for i in g.input if i.name not in initializers)
     outputs = tuple(o.name for o in g.output)
     runtime_ops = _drop_unused_outputs(runtime_ops, outputs)
     tensors = _tensors(runtime_ops, inputs, outputs, weight_names, infos, initializers, source)
-    arrays = {n: _to_array(initializers[n]) for n in initializers if n in tensors or _feeds(n, const_ops)}
+    tensors.update(_const_tensors(const_ops, tensors, infos, source))
+    arrays = {n: _to_array(initializers[n]) for n in initializers if n in tensors}
     return Graph(
         name=g.name or os.path.basename(source), ops=tuple(runtime_ops), tensors=tensors,
         inputs=inputs, outputs=outputs, const_ops=tuple(const_ops), initializers=arrays,
         opset=opset, source=source)
 
 
-def _feeds(name: str, ops: list[Op]) -> bool:
-    return any(name in op.inputs for op in ops)
+def _const_tensors(const_ops, known, infos, source) -> dict[str, Tensor]:
+    """Weights that only feed constant ops: known so the weights can be computed at load
+    time, but not in the weight blob (``Graph.weights`` lists only what runtime ops read)."""
+    names = {t for op in const_ops for t in op.inputs + op.outputs if t and t not in known}
+    return {t: _static_tensor(t, "weight", infos, "constant", (), source) for t in sorted(names)}
 
 
 def _with_input_shapes(model, input_shapes, source):
@@ -104,10 +105,51 @@ def _with_input_shapes(model, input_shapes, source):
     return model
 
 
-def _value_infos(g) -> dict[str, tuple]:
+def _infer_shapes(model, source):
+    """ONNX shape inference on a copy without the bulk of the weights: large float
+    initializers become typed graph inputs, so a 500 MB model is not serialised twice."""
+    import onnx
+
+    light = onnx.ModelProto()
+    light.CopyFrom(model)
+    if light.ByteSize() >= (64 << 20):
+        _strip_weights(light)
+    try:
+        return onnx.shape_inference.infer_shapes(light, data_prop=True).graph
+    except Exception as exc:  # onnx raises several unrelated types here
+        raise ModelError(f"{source}: ONNX shape inference failed: {_short(exc)}") from None
+
+
+def _strip_weights(light) -> None:
+    import onnx
+
+    g = light.graph
+    declared = {i.name for i in g.input}
+    keep = []
+    for init in g.initializer:
+        if init.data_type in _FLOAT_TYPES and len(init.dims) and _numel(init.dims) > 1024:
+            if init.name not in declared:
+                g.input.append(onnx.helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+        else:
+            keep.append(init)
+    del g.initializer[:]
+    g.initializer.extend(keep)
+
+
+_FLOAT_TYPES = (1, 10, 11, 16)  # float, float16, double, bfloat16
+
+
+def _numel(dims) -> int:
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def _value_infos(g, inferred) -> dict[str, tuple]:
     """name -> (dtype name or None, dims list with None for unknown, raw dim labels)."""
     infos = {}
-    for vi in list(g.input) + list(g.value_info) + list(g.output):
+    for vi in list(inferred.input) + list(inferred.value_info) + list(inferred.output):
         t = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
         if t is None:
             infos[vi.name] = (None, None, None)

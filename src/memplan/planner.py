@@ -67,6 +67,11 @@ class Plan:
         return {name: b.offset + rel for b in self.buffers for name, rel in b.tensors}
 
     @cached_property
+    def buffer_of(self) -> Mapping[str, int]:
+        """Tensor name -> id of the buffer that holds it."""
+        return {name: b.id for b in self.buffers for name, _ in b.tensors}
+
+    @cached_property
     def weight_offsets(self) -> Mapping[str, int]:
         return {w.name: w.offset for w in self.weights}
 
