@@ -165,9 +165,16 @@ def test_mediapipe_face_detection_in_tflm():
     data = tflm.fold_fp16_dequantize(open(path, "rb").read())
     tfl = tflm.load_bytes(data, path)
     p = best_plan(tfl.graph)
-    check = tflm.verify(data, tflm.export_model(tfl, p), tfl, p)
+    out = tflm.export_model(tfl, p)
+    check = tflm.verify(data, out, tfl, p)
     assert check.identical and check.memplan.head <= check.tflm.head
     assert check.memplan.head == p.arena_bytes
+    before, after = metadata(data), metadata(out)
+    assert "TFLITE_METADATA" in before and after == {**before, tflm.OFFLINE_METADATA: after[tflm.OFFLINE_METADATA]}
+    assert len(parse_model(out).buffers) == len(parse_model(data).buffers) + 1
+    weights = tflm.load_bytes(out, path).graph.initializers
+    assert weights.keys() == tfl.graph.initializers.keys()
+    assert all(np.array_equal(weights[n], v) for n, v in tfl.graph.initializers.items())
 
 
 @pytest.mark.slow
