@@ -129,22 +129,42 @@ def _place(g, m, st, b, o):
         s = bsec_idx[q]
         _set_floor(m, s, max(floor[s], end))
         total[s] -= size[b]
-    for x in range(cnt[NAFF] if opt[UNALLOCATED_FLOOR] else 0):
+    # Sections whose blocks moved up: raise their floors (unallocated_floor), prune early
+    # on the cheap floor test, and keep in aff only those the release bound could fail.
+    cnt[PRUNED] = 0
+    n_release = 0
+    for x in range(cnt[NAFF]):
         s = aff[x]
-        lowest = BIG
+        lowest, highest = BIG, o
         for q in range(sec_ptr[s], sec_ptr[s + 1]):
             j = sec_idx[q]
-            if off[j] < 0 and minoff[j] < lowest:
-                lowest = minoff[j]
-        if lowest != BIG and lowest > floor[s]:
+            if off[j] < 0:
+                lowest = min(lowest, minoff[j])
+                highest = max(highest, minoff[j])
+        if lowest == BIG:
+            continue
+        if opt[UNALLOCATED_FLOOR] and lowest > floor[s]:
             _set_floor(m, s, lowest)
-    cnt[PRUNED] = 0
-    if opt[RELEASE_BOUND]:
-        for x in range(cnt[NAFF]):
-            if not _release_ok(g, m, st, aff[x], o):
-                cnt[PRUNED] = 1
-                break
+        f = max(floor[s], o) if opt[MONOTONIC_FLOOR] else floor[s]
+        if opt[SECTION_INFERENCE]:
+            f += total[s]
+        if f > cnt[CAP]:
+            cnt[PRUNED] = 1
+            break
+        if opt[RELEASE_BOUND] and highest + total[s] > cnt[CAP]:
+            aff[n_release] = s
+            n_release += 1
+    cnt[NAFF] = n_release
     return hatless
+
+
+@jit
+def _release_all(g, m, st, o):
+    off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
+    for x in range(cnt[NAFF]):
+        if not _release_ok(g, m, st, aff[x], o):
+            return False
+    return True
 
 
 @jit
@@ -456,7 +476,7 @@ def _next_candidate(g, m, st, f):
             continue
         trail0, strail0 = cnt[TRAIL], cnt[STRAIL]
         hatless = _place(g, m, st, b, o)
-        if cnt[PRUNED] or not _check(m, f[F_LO], f[F_HI], o):
+        if cnt[PRUNED] or not _check(m, f[F_LO], f[F_HI], o) or not _release_all(g, m, st, o):
             _unplace(g, m, b, trail0, strail0)
             f[F_I] += 1
             continue
