@@ -177,7 +177,7 @@ def _search(model: MemoryModel, frontier: Frontier, done0: int, live0: int, end:
         if visited[0] & 1023 == 0 and time.perf_counter() > deadline:
             raise _Timeout(None if best[0] is None else (best[0], best[1]), visited[0])
         mark = len(path)
-        ready, done, live = free_moves(model, frontier, ready, done, live, path)
+        ready, done, live = free_moves(model, frontier, ready, done, live, path, end, peak)
         try:
             if done & end == end:
                 if peak < best[1]:

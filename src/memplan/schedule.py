@@ -75,17 +75,23 @@ class Frontier:
 
 
 def free_moves(model: MemoryModel, frontier: Frontier, ready: frozenset[int], done: int, live: int,
-               order: list[int]) -> tuple[frozenset[int], int, int]:
-    """Run every ready op that allocates nothing, smallest index first, until none is left.
+               order: list[int], within: int = -1, peak: int = 0) -> tuple[frozenset[int], int, int]:
+    """Run every ready op that is a safe move, smallest index first, until none is left.
 
-    Safe for optimality: such an op's step costs the bytes already live (never above the
-    peak so far), and it only removes bytes from every step it moves ahead of."""
+    A move is safe when the op leaves no more bytes live than before (``after <= live``) and
+    its own step costs no more than ``max(peak, live)`` (``peak``: the peak so far). Moving
+    such an op ahead of any other ops changes each of their steps by ``after - live <= 0``
+    and adds a step no higher than a peak already paid, so some optimal order takes it now.
+    Views and in-place writes always qualify (they allocate nothing). Only ops in the mask
+    ``within`` are run."""
     changed = True
     while changed and ready:
         changed = False
         for op in sorted(ready):
+            if not (within >> op) & 1:
+                continue
             during, after = model.step(done, live, op)
-            if during <= live:
+            if after <= live and during <= max(peak, live):
                 done |= 1 << op
                 live = after
                 order.append(op)
@@ -130,7 +136,8 @@ def beam_search(model: MemoryModel, frontier: Frontier, width: int, *, done: int
             if isinstance(ready_s, tuple):
                 ready_s, op = ready_s
                 seq = list(order_s) + [op]
-                ready_s, d2, after = free_moves(model, frontier, frontier.advance(ready_s, d2, op), d2, after, seq)
+                ready_s, d2, after = free_moves(model, frontier, frontier.advance(ready_s, d2, op), d2, after, seq,
+                                                 peak=p2)
                 order_s = tuple(seq)
             nxt.append((p2, after, d2, ready_s, order_s))
         nxt.sort(key=lambda s: (s[0], s[1], s[4]))
