@@ -192,7 +192,7 @@ def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
     if picture:
         from .report.picture import memory_figure, save_figure
 
-        save_figure(memory_figure(result), picture)
+        save_figure(memory_figure(result, graph), picture)
     out = _stdout()
     out.print(summary_table(result, graph, budget_bytes))
     if steps:

@@ -1,6 +1,9 @@
 """The memory picture: x = execution step, y = arena address, one rectangle per buffer
 (colour by buffer, the largest labelled with their tensor), the peak step marked; beside it,
-the weights blob as one column of stacked tensors. Pure: returns a matplotlib Figure."""
+the weights blob as one column of stacked tensors. Given the graph, a strip above shows it
+on the same step axis: one dot per op (coloured by op type), one arc from each producer to
+each later consumer, so long skips (U-Net, ResNet shortcuts, DenseNet concats) stand over
+the memory they hold. Pure: returns a matplotlib Figure."""
 from __future__ import annotations
 
 import os
@@ -20,12 +23,19 @@ def _pyplot():
     return plt
 
 
-def memory_figure(plan: Plan, *, labels: int = 12):
+def memory_figure(plan: Plan, graph=None, *, labels: int = 12):
     from matplotlib.collections import PatchCollection
     from matplotlib.patches import Rectangle
 
     plt = _pyplot()
-    fig, (ax, wx) = plt.subplots(1, 2, figsize=(13, 7), width_ratios=[6, 1], layout="constrained")
+    if graph is None:
+        fig, (ax, wx) = plt.subplots(1, 2, figsize=(13, 7), width_ratios=[6, 1], layout="constrained")
+    else:
+        fig, axes = plt.subplots(2, 2, figsize=(13, 9), width_ratios=[6, 1], height_ratios=[1, 3.5],
+                                 sharex="col", layout="constrained")
+        (gx, blank), (ax, wx) = axes
+        blank.axis("off")
+        _graph_strip(gx, plan, graph)
     cmap = plt.get_cmap("tab20")
     scale, unit = _unit(max(plan.arena_bytes, 1))
     rects = [Rectangle((b.first_step - 0.5, b.offset / scale), b.last_step - b.first_step + 1, b.size / scale)
@@ -48,6 +58,39 @@ def memory_figure(plan: Plan, *, labels: int = 12):
                  f"LB {format_size(plan.lower_bound_bytes)} (dotted), {plan.algorithm}, x{ratio:.3f}", fontsize=10)
     _weights_panel(wx, plan, cmap)
     return fig
+
+
+def _graph_strip(ax, plan: Plan, graph) -> None:
+    """Ops as dots at their step, data edges as arcs whose height grows with their span."""
+    from matplotlib.collections import LineCollection
+
+    import numpy as np
+
+    step = {name: s for s, name in enumerate(plan.order)}
+    ops = {op.name: op for op in graph.ops}
+    producer = {t: step[op.name] for op in graph.ops for t in op.outputs if t}
+    arcs = []
+    for op in graph.ops:
+        for t in dict.fromkeys(op.inputs):
+            if t in producer and step[op.name] > producer[t] + 0:
+                a, b = producer[t], step[op.name]
+                x = np.linspace(a, b, 24)
+                y = np.sin(np.linspace(0, np.pi, 24)) * (b - a) ** 0.5
+                arcs.append(np.column_stack([x, y]))
+    ax.add_collection(LineCollection(arcs, colors="#4a6fa5", linewidths=0.6, alpha=0.6))
+    types = sorted({ops[n].op_type for n in plan.order})
+    cmap = _pyplot().get_cmap("tab10")
+    colour = {t: cmap(i % 10) for i, t in enumerate(types)}
+    xs = np.arange(len(plan.order))
+    ax.scatter(xs, np.zeros(len(xs)), s=9, c=[colour[ops[n].op_type] for n in plan.order], zorder=3)
+    top = max((a[:, 1].max() for a in arcs), default=1.0)
+    ax.set_ylim(-0.08 * top, top * 1.08)
+    ax.set_yticks([])
+    ax.set_title(f"graph: {len(plan.order)} ops in execution order ({plan.order_method}); arcs = tensors "
+                 f"from producer to consumer", fontsize=9)
+    for t in types[:10]:
+        ax.scatter([], [], s=12, color=colour[t], label=t)
+    ax.legend(loc="upper right", fontsize=6, ncol=min(len(types), 5), frameon=False)
 
 
 def _weights_panel(ax, plan: Plan, cmap) -> None:
