@@ -11,6 +11,8 @@ from .bounds import lower_bound
 from .greedy import best_fit, greedy_by_conflicts, greedy_by_size, tflm_greedy
 from .hill_climb import hill_climb
 from .naive import naive
+from .exact import exact
+from .best import best
 
 ALGORITHMS: dict[str, Callable[..., Solution]] = {
     "naive": naive,
@@ -19,6 +21,8 @@ ALGORITHMS: dict[str, Callable[..., Solution]] = {
     "hill_climb": hill_climb,
     "tflm_greedy": tflm_greedy,
     "best_fit": best_fit,
+    "exact": exact,
+    "best": best,
 }
 
 
