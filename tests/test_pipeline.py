@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -139,6 +140,8 @@ def test_three_layer_backlog_and_depth_one():
     backlog = simulate(chain(THREE), 3, pace=0.0)
     assert backlog.start.tolist() == [[0, 2, 4], [4, 7, 10], [9, 12, 15]]  # l0 runs ahead, latency grows
     assert (backlog.exit - backlog.entry).tolist() == [13, 14, 15]
+    st = stats(backlog)
+    assert st.interval == st.closed_interval == 3 and st.closed_makespan is None
     one = simulate(chain(THREE), 3, depth=1)
     assert one.start[0].tolist() == [0, 13, 26] and stats(one).interval == 13
 
@@ -226,9 +229,8 @@ def test_balance_matches_brute_force():
     for _ in range(40):
         n = int(rng.integers(1, 9))
         pipe = chain([tuple(rng.integers(0, 10, 3).astype(float)) for _ in range(n)])
-        layers = tuple(l.__class__(**{**l.__dict__, "weight_bytes": int(rng.integers(0, 100)),
-                                       "read_bytes": int(rng.integers(0, 50))}) for l in pipe.layers)
-        pipe = Pipeline(pipe.name, layers, pipe.tensor_bytes, pipe.inputs, pipe.outputs)
+        pipe = replace(pipe, layers=tuple(replace(l, weight_bytes=int(rng.integers(0, 100)),
+                                                  read_bytes=int(rng.integers(0, 50))) for l in pipe.layers))
         for k in range(1, n + 1):
             part = balance(pipe, k)
             assert part.stages == k and part.interval == pytest.approx(brute_force(pipe, k))

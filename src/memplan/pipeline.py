@@ -34,8 +34,9 @@ loop, O(batches * (layers + edges)); 1,000 batches through ResNet-50 take about 
 **Closed forms** (exact for chains, and for any DAG fed at ``pace >= II*``: every batch then
 follows the first batch's timeline shifted by its admission time). With ``L`` the critical
 path (the sum of in+compute+out along the longest path; the plain sum on a chain):
-initiation interval ``II = max(II*, L / depth)``, throughput ``1 / II``, latency ``L``,
-makespan of N batches ``(N - 1) * II + L`` (depth unbounded). Full throughput needs
+initiation interval ``II = max(II*, pace, L / depth)``, throughput ``1 / II``, latency ``L``,
+makespan of N batches ``(N - 1) * II + L`` (depth unbounded). A backlog (``pace = 0``) has
+the same II, but the first layers run ahead and latency grows with every batch. Full throughput needs
 ``depth >= ceil(L / II*)`` batches in flight. Layer l is busy ``N * II_l`` of the makespan;
 the bubble fraction is the idle share of ``layers * makespan``. For K equal layers it is
 GPipe's ``(K - 1) / (N + K - 1)``; unequal layers add an imbalance bubble on top.
@@ -174,9 +175,8 @@ def build_pipeline(graph: Graph, device: Device, *, fused: bool = True, weight_r
         writes = [t for t in inside
                   if t in graph.outputs or any(layer_of[c] != k for c in graph.consumers.get(t, ()))]
         work = sum((op_cost(graph, op) for op in ops), OpCost(0, 0, 0, 0))
-        nbytes = graph.tensors
-        read_bytes = sum(nbytes[t].nbytes for t in reads)
-        write_bytes = sum(nbytes[t].nbytes for t in writes)
+        read_bytes = sum(graph.tensors[t].nbytes for t in reads)
+        write_bytes = sum(graph.tensors[t].nbytes for t in writes)
         t_in = act_tier.read_seconds(read_bytes) + w_tier.read_seconds(round(work.weight_bytes * weight_reads))
         layers.append(Layer(
             name=ops[0].name, kind=KINDS.get(ops[0].op_type, ops[0].op_type.lower()),
@@ -343,7 +343,7 @@ class Stats:
     bubble: float
     closed_interval: float
     closed_latency: float
-    closed_makespan: float | None  # only for unbounded depth
+    closed_makespan: float | None  # only for unbounded depth, fed at pace >= II*
 
 
 def stats(tl: Timeline) -> Stats:
@@ -356,7 +356,7 @@ def stats(tl: Timeline) -> Stats:
     ii = np.array([l.interval for l in pipe.layers])
     busy = n * ii / makespan if makespan > 0 else np.zeros_like(ii)
     L, star = pipe.critical_path, pipe.bottleneck_interval
-    closed = max(star, L / tl.depth) if tl.depth else star
+    closed = max(star, tl.pace, L / tl.depth if tl.depth else 0.0)
     return Stats(
         batches=n, depth=tl.depth, interval=interval, throughput=1.0 / interval if interval > 0 else math.inf,
         first_latency=float(exit_[0] - entry[0]), steady_latency=float((exit_ - entry)[half].mean()),
@@ -364,7 +364,7 @@ def stats(tl: Timeline) -> Stats:
         bottleneck=pipe.layers[int(np.argmax(ii))].name,
         bubble=float(1.0 - busy.mean()) if makespan > 0 else 0.0,
         closed_interval=closed, closed_latency=L,
-        closed_makespan=(n - 1) * star + L if tl.depth is None else None)
+        closed_makespan=(n - 1) * closed + L if tl.depth is None and tl.pace >= star else None)
 
 
 def _steady_span(batches: int, depth: int | None) -> int:

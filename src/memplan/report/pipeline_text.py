@@ -44,7 +44,7 @@ def summary_rows(tl: Timeline, st: Stats, seconds: float | None = None) -> list[
         ("first-batch latency", f"{fmt_time(st.first_latency)} (closed form: critical path {fmt_time(st.closed_latency)})"),
         ("steady-state latency", fmt_time(st.steady_latency)),
         ("makespan", fmt_time(st.makespan) + (f" (closed form {fmt_time(st.closed_makespan)})"
-                                               if st.closed_makespan is not None and tl.pace > 0 else "")),
+                                               if st.closed_makespan is not None else "")),
         ("bottleneck", _bottleneck(tl, st)),
         ("bubble fraction", f"{st.bubble:.3f} (GPipe fill/drain for {k} equal layers: "
                             f"{gpipe_bubble(k, st.batches):.3f})"),
@@ -102,7 +102,7 @@ def partition_rows(partitions) -> list[dict]:
 
 def partition_table(partitions) -> Table:
     table = Table(title="stage partitions (II = slowest stage)", title_justify="left")
-    for col in ("partition", "stages", "II", "batches/s", "batches/s per stage", "II / last", "largest stage memory"):
+    for col in ("partition", "stages", "II", "batches/s", "batches/s per stage", "II / simulated", "largest stage memory"):
         table.add_column(col, justify="left" if col == "partition" else "right")
     for r in partition_rows(partitions):
         table.add_row(r["method"], str(r["stages"]), fmt_time(r["interval"]), f"{r['throughput']:,.1f}",
