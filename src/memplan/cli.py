@@ -431,13 +431,12 @@ TFLM_MISMATCH = 1
 
 
 def tflm_plan_options(fn):
-    """``plan_options`` with ``--algorithm best`` as the default: the smallest arena of the
-    heuristics in ``tflm.PORTFOLIO`` (TFLM's own greedy among them, so never worse than it)."""
+    """``plan_options`` with ``--algorithm best`` as the default: the portfolio (TFLM's own
+    greedy among its heuristics, so never above TFLM's plan; then ``exact`` if time is left)."""
     fn = plan_options(fn)
     for param in getattr(fn, "__click_params__", []):
         if param.name == "algorithm":
             param.default = "best"
-            param.help = f"{param.help} 'best' (default): the smallest of the TFLM portfolio."
     return fn
 
 
@@ -461,13 +460,10 @@ def tflm_model(spec: str, fold: bool, input_shapes: tuple[str, ...] = ()):
     return data, load_bytes(data, name)
 
 
-def tflm_make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed):
-    from .tflm import portfolio
-
-    if algorithm != "best":
-        return make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
-    plans = [make_plan(graph, model, name, order, alignment, io_in_arena, time_limit, seed) for name in portfolio()]
-    return min(plans, key=lambda p: p.arena_bytes)  # first on ties: the portfolio's order
+def allocator(result) -> str:
+    """The algorithm that made the plan (for ``best``, the portfolio's winner)."""
+    winner = result.stats.get("winner") if result.algorithm == "best" else None
+    return f"best: {winner}" if winner else result.algorithm
 
 
 FOLD_HELP = "Fold float16 DEQUANTIZE and DENSIFY of constants first (TFLM cannot run them)."
@@ -489,7 +485,7 @@ def export_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_
     from .units import format_size
 
     data, tfl = tflm_model(model, fold, input_shapes)
-    result = tflm_make_plan(tfl.graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
+    result = make_plan(tfl.graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
     planned = export_model(tfl, result)
     write_atomic(output, planned)
     if json_path:
@@ -498,7 +494,7 @@ def export_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_
         write_plan(result, json_path)
     reordered = list(result.order) != [op.name for op in tfl.graph.ops]
     click.echo(f"{output}: offline plan for {len(tfl.names)} tensors, arena {format_size(result.arena_bytes)} "
-               f"({result.arena_bytes} bytes, lower bound {result.lower_bound_bytes}), {result.algorithm}"
+               f"({result.arena_bytes} bytes, lower bound {result.lower_bound_bytes}), {allocator(result)}"
                f"{', operators reordered' if reordered else ''}")
 
 
@@ -519,14 +515,14 @@ def verify_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_
     from .units import parse_size
 
     data, tfl = tflm_model(model, fold, input_shapes)
-    result = tflm_make_plan(tfl.graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
+    result = make_plan(tfl.graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
     check = verify(data, export_model(tfl, result), tfl, result, seed=input_seed, arena_size=parse_size(arena_size))
     table = Table(title=f"{model} in TFLite Micro (input seed {input_seed})", title_justify="left")
     for col in ("run", "arena head", "tail", "outputs"):
         table.add_column(col, justify="left" if col in ("run", "outputs") else "right")
     same = "identical" if check.identical else "DIFFERENT"
     table.add_row("TFLM's own planner", f"{check.tflm.head:,}", f"{check.tflm.tail:,}", "reference")
-    table.add_row(f"memplan ({result.algorithm})", f"{check.memplan.head:,}", f"{check.memplan.tail:,}", same)
+    table.add_row(f"memplan ({allocator(result)})", f"{check.memplan.head:,}", f"{check.memplan.tail:,}", same)
     out = _stdout()
     out.print(table)
     delta = check.memplan.head - check.tflm.head

@@ -284,17 +284,6 @@ def export_model(tfl: TFLiteModel, plan) -> bytes:
         sg.operators, model.buffers, model.metadata = old_ops, old_buffers, old_metadata
 
 
-PORTFOLIO = ("tflm_greedy", "hill_climb", "best_fit", "greedy_by_size", "exact")
-
-
-def portfolio() -> tuple[str, ...]:
-    """The registered algorithms ``--algorithm best`` tries for TFLM, TFLM's own greedy first:
-    the best of them is never larger than the plan TFLM would make for the same tensors."""
-    from .alloc import ALGORITHMS
-
-    return tuple(name for name in PORTFOLIO if name in ALGORITHMS)
-
-
 def load_bytes(data: bytes, source: str) -> TFLiteModel:
     return from_model(parse_model(data, source), source=source)
 
