@@ -15,7 +15,7 @@ from rich.console import Console
 from .errors import InputError, MemplanError, PlanError
 
 FITS, VERIFY_FAILED, ERROR, DOES_NOT_FIT = 0, 1, 2, 3
-DEFAULT_ALGORITHM = "greedy_by_size"
+DEFAULT_ALGORITHM = "best"
 
 
 def _stdout() -> Console:
@@ -137,16 +137,11 @@ def sharing_from_context():
 
 
 def make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed):
-    import inspect
-
-    from .alloc import get_algorithm
     from .planner import plan
 
-    accepted = inspect.signature(get_algorithm(algorithm)).parameters
-    options = {k: v for k, v in (("time_limit", time_limit), ("seed", seed)) if k in accepted}
     return plan(graph, algorithm=algorithm, alignment=alignment, order=order, io_in_arena=io_in_arena,
                 model=model, sharing=sharing_from_context(), order_options={"time_limit": time_limit},
-                **options)
+                time_limit=time_limit, seed=seed)
 
 
 @app.command("plan")

@@ -105,7 +105,7 @@ def layout_weights(graph: Graph, alignment: int) -> tuple[tuple[WeightSlot, ...]
     return tuple(slots), top
 
 
-def plan(graph: Graph, *, algorithm: str = "greedy_by_size", alignment: int = 16, order: str = "heuristic",
+def plan(graph: Graph, *, algorithm: str = "best", alignment: int = 16, order: str = "heuristic",
          io_in_arena: bool = True, model: str | None = None, schedule: Schedule | None = None,
          sharing: Sharing | None = None, order_options: Mapping | None = None, **options) -> Plan:
     """Plan ``graph``: every activation gets an arena offset, every weight a blob offset.

@@ -2,6 +2,7 @@
 registered in ``ALGORITHMS``. ``solve`` runs one by name and validates its result."""
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Callable
 
@@ -33,13 +34,22 @@ def get_algorithm(name: str) -> Callable[..., Solution]:
         raise PlanError(f"unknown algorithm {name!r}; choose one of: {', '.join(sorted(ALGORITHMS))}") from None
 
 
+def _accepted(fn, options: dict) -> dict:
+    """The options ``fn`` takes: callers pass the common ones (``time_limit``, ``seed``,
+    ``progress``) to any algorithm, and heuristics that have no use for them ignore them."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return options
+    return {k: v for k, v in options.items() if k in params}
+
+
 def solve(problem: Problem, algorithm: str = "greedy_by_size", **options) -> Solution:
     """Run ``algorithm`` and validate its result; an invalid result is a bug and raises."""
     from ..verify.check import check_solution
 
     fn = get_algorithm(algorithm)
     start = time.perf_counter()
-    solution = fn(problem, **options)
+    solution = fn(problem, **_accepted(fn, options))
     elapsed = time.perf_counter() - start
     if solution.offsets or not problem.blocks:
         findings = check_solution(problem, solution)
