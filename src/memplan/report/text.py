@@ -25,8 +25,9 @@ def summary_rows(plan: Plan, graph: Graph, budget: int | None = None) -> list[tu
     rows = [
         ("model", plan.model),
         ("ops / activation tensors", f"{len(plan.order)} / {sum(len(b.tensors) for b in plan.buffers)}"),
-        ("order", plan.order_method),
-        ("algorithm", f"{plan.algorithm} ({plan.status})"),
+        ("order", _order_text(plan)),
+        ("sharing", _sharing_text(plan)),
+        ("algorithm", _algorithm_text(plan)),
         ("alignment", f"{plan.alignment} B"),
         ("weights", f"{_bytes(plan.weights_bytes)} in {len(plan.weights)} tensors"),
         ("arena", _bytes(plan.arena_bytes)),
@@ -41,6 +42,30 @@ def summary_rows(plan: Plan, graph: Graph, budget: int | None = None) -> list[tu
         verdict = "fits" if plan.arena_bytes <= budget else f"does NOT fit (short by {_bytes(plan.arena_bytes - budget)})"
         rows.append(("budget", f"{_bytes(budget)}: arena {verdict}"))
     return rows
+
+
+def _order_text(plan: Plan) -> str:
+    stats = plan.order_stats or {}
+    parts = [plan.order_method]
+    if "peak" in stats:
+        parts.append(f"peak {stats['peak']:,}")
+    if stats.get("status"):
+        parts.append(str(stats["status"]))
+    return ", ".join(parts)
+
+
+def _sharing_text(plan: Plan) -> str:
+    tensors = sum(len(b.tensors) for b in plan.buffers)
+    return f"{plan.sharing}: {tensors} tensors in {len(plan.buffers)} buffers"
+
+
+def _algorithm_text(plan: Plan) -> str:
+    text = f"{plan.algorithm} ({plan.status})"
+    winner = (plan.stats or {}).get("winner")
+    if winner and winner != plan.algorithm:
+        text += f", plan from {winner}"
+    seconds = (plan.stats or {}).get("seconds")
+    return text + (f", {seconds:.2f} s" if isinstance(seconds, (int, float)) else "")
 
 
 def summary_table(plan: Plan, graph: Graph, budget: int | None = None) -> Table:
