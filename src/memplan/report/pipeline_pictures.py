@@ -54,7 +54,8 @@ def occupancy(tl: Timeline, width: float, columns: int, origin: float = 0.0) -> 
 
 def heatmap_figure(tl: Timeline, *, batches: int = 8, width: float | None = None, max_columns: int = 60,
                    title: str | None = None):
-    """The wavefront of the first ``batches`` batches (module doc)."""
+    """The wavefront from the first entry until batch ``batches - 1`` leaves; later batches
+    that enter meanwhile show too (module doc)."""
     from matplotlib.colors import to_rgba
     from matplotlib.patches import Patch
 
@@ -90,8 +91,8 @@ def heatmap_figure(tl: Timeline, *, batches: int = 8, width: float | None = None
     kinds = dict.fromkeys(l.kind for l in layers)
     ax.legend(handles=[Patch(color=KIND_COLOURS.get(k, OTHER_COLOUR), label=k) for k in kinds],
               loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7)
-    ax.set_title(title or f"{tl.pipe.name}: wavefront of {shown} batches through {len(layers)} layers "
-                          f"(cell = batch id)", fontsize=10)
+    ax.set_title(title or f"{tl.pipe.name}: wavefront through {len(layers)} layers until batch {shown - 1} "
+                          f"leaves (cell = batch id)", fontsize=10)
     return fig
 
 
