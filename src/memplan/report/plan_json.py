@@ -26,7 +26,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         buffers.append(entry)
     return {
         "format": FORMAT, "model": plan.model, "order": list(plan.order),
-        "order_method": plan.order_method, "algorithm": plan.algorithm, "status": plan.status,
+        "order_method": plan.order_method, "sharing": plan.sharing, "algorithm": plan.algorithm,
+        "status": plan.status,
         "alignment": plan.alignment, "io_in_arena": plan.io_in_arena,
         "arena_bytes": plan.arena_bytes, "lower_bound_bytes": plan.lower_bound_bytes,
         "naive_bytes": plan.naive_bytes, "buffers": buffers,
@@ -51,6 +52,7 @@ def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
             lower_bound_bytes=int(data["lower_bound_bytes"]), naive_bytes=int(data["naive_bytes"]),
             buffers=buffers, weights_bytes=int(data["weights"]["bytes"]), weights=weights,
             order_method=data.get("order_method", "file"), status=data.get("status", "heuristic"),
+            sharing=data.get("sharing", "none"),
             io_in_arena=bool(data.get("io_in_arena", True)))
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{source}: malformed plan JSON ({type(exc).__name__}: {exc})") from None
