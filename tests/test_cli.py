@@ -87,3 +87,19 @@ def test_dynamic_shape_error_and_remedy(tmp_path):
 
 def test_no_output_file_left_when_json_dir_missing(tmp_path):
     one_line_error(run("plan", "zoo:squeezenet", "--json", str(tmp_path / "nodir" / "p.json")), "does not exist")
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["plan", "zoo:squeezenet", "--time-limit", "-5"], ["--time-limit"]),
+    (["plan"], ["Missing argument"]),
+    (["frobnicate"], ["No such command"]),
+])
+def test_usage_errors_are_one_line_too(args, needles):
+    one_line_error(run(*args), *needles)
+
+
+def test_binary_garbage_as_plan_or_device(tmp_path):
+    junk = tmp_path / "junk.json"
+    junk.write_bytes(bytes(range(256)) * 8)
+    one_line_error(run("verify", "zoo:squeezenet", "--plan", str(junk)), "junk.json")
+    one_line_error(run("plan", "zoo:squeezenet", "--device", str(junk)), "junk.json")

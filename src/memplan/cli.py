@@ -112,7 +112,7 @@ def plan_options(fn):
         click.option("--alignment", default=16, show_default=True, type=int, help="Byte alignment of every buffer."),
         click.option("--io-in-arena/--io-outside-arena", default=True, show_default=True,
                      help="Whether graph inputs and outputs live in the arena (as in TFLite Micro)."),
-        click.option("--time-limit", default=10.0, show_default=True, type=float,
+        click.option("--time-limit", default=10.0, show_default=True, type=click.FloatRange(min=0),
                      help="Seconds the exact/best allocators may search."),
         click.option("--seed", default=0, show_default=True, type=int, help="Seed for randomised algorithms."),
     ]
@@ -635,7 +635,17 @@ def _pipeline_files(tl, st, seconds, parts, rows, heatmap, gantt, memory_plot, j
 
 
 def main():
-    app(prog_name="memplan")
+    """Click's usage errors become one line too, naming the command; --help still works."""
+    try:
+        code = app.main(prog_name="memplan", standalone_mode=False)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "memplan"
+        fail(f"{where}: {exc.format_message()} (see '{where} --help')")
+    except click.ClickException as exc:
+        fail(exc.format_message())
+    except click.Abort:
+        fail("aborted", 130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -81,6 +81,10 @@ def load_device(spec: str) -> Device:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file, so not a device TOML") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     return parse_device(data, path)
 
 

@@ -66,6 +66,8 @@ def read_plan(path: str) -> Plan:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file, so not a plan JSON") from None
     return plan_from_dict(data, path)
 
 
