@@ -45,7 +45,7 @@ def best(problem: Problem, *, time_limit: float = 10.0, seed: int = 0, progress:
             break
     exact_sol = None
     left = time_limit - (time.perf_counter() - start)
-    if (winner is None or winner[0] > bound) and left > 0:
+    if (winner is None or winner[0] > bound) and left > 0 and not problem.pools:
         exact_sol = _run_exact(exact, problem, winner, left, seed, progress)
         bound = max(bound, exact_sol.bound)
         if exact_sol.offsets:

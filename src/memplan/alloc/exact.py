@@ -359,6 +359,10 @@ def exact(problem: Problem, *, capacity: int | None = None, time_limit: float = 
     a valid plan to start minimisation from (``best`` passes its winner). ``switches``:
     the fields of `Switches`, e.g. ``dominance=False``."""
     options = Switches.from_kwargs(switches)
+    if problem.pools:
+        raise PlanError("exact plans a single arena; for a problem with pools use a heuristic "
+                        "(e.g. greedy_by_size) or split it into one problem per pool")
+    compile_seconds = _warm_up()
     start = time.perf_counter()
     deadline = start + time_limit
     cap = capacity if capacity is not None else problem.capacity
@@ -372,8 +376,27 @@ def exact(problem: Problem, *, capacity: int | None = None, time_limit: float = 
     finally:
         bar.close()
     stats = dict(sol.stats, nodes=kernel.nodes, backtracks=kernel.backtracks,
-                 seconds=time.perf_counter() - start, numba=ks.HAVE_NUMBA)
+                 seconds=time.perf_counter() - start, numba=ks.HAVE_NUMBA, compile_seconds=compile_seconds)
     return Solution(sol.offsets, "exact", sol.status, sol.bound, stats)
+
+
+_WARM = False
+
+
+def _warm_up() -> float:
+    """Compile (or load from numba's cache) the kernel once per process, outside any time
+    limit: a cold compile takes tens of seconds. Returns the seconds it took."""
+    global _WARM
+    if _WARM or not ks.HAVE_NUMBA:
+        return 0.0
+    _WARM = True
+    began = time.perf_counter()
+    from ..problem import Block
+
+    tiny = Problem((Block("a", 2, 0, 2), Block("b", 1, 1, 3), Block("c", 1, 1, 3)))
+    kernel = _Kernel(_instance(tiny), Switches(), 0)
+    _decide(tiny, kernel, 4, time.perf_counter() + 1e9, lambda: None)
+    return time.perf_counter() - began
 
 
 def _solve_decision(problem: Problem, kernel: _Kernel, cap: int, deadline: float, bar: _Progress) -> Solution:

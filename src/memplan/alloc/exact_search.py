@@ -40,16 +40,20 @@ State changes are undone from trails, so a node allocates nothing except on a sp
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 try:  # numba is an optional fast path; the code below is plain Python either way.
+    if os.environ.get("MEMPLAN_NO_NUMBA"):
+        raise ImportError("MEMPLAN_NO_NUMBA is set")
     from numba import njit
 
     HAVE_NUMBA = True
 
     def jit(fn):
         return njit(cache=True, nogil=True)(fn)
-except ImportError:  # pragma: no cover - exercised only where numba is absent
+except ImportError:  # numba absent, or MEMPLAN_NO_NUMBA set
     HAVE_NUMBA = False
 
     def jit(fn):
