@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(ROOT, "src"))
 
 from memplan.alloc import ALGORITHMS, solve  # noqa: E402
 from memplan.alloc.bounds import lower_bound  # noqa: E402
-from memplan.alloc.exact import _warm_up  # noqa: E402
+from memplan.alloc.exact import warm_up  # noqa: E402
 from memplan.problem_io import read_problem  # noqa: E402
 
 HEURISTICS = [name for name in ALGORITHMS if name not in ("exact", "best", "naive")]
@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--dir", default=os.path.join(ROOT, "..", "shared", "benchmarks", "minimalloc"))
     parser.add_argument("--time-limit", type=float, default=60.0)
     args = parser.parse_args()
-    compile_seconds = _warm_up()
+    compile_seconds = warm_up()
     print(f"kernel ready in {compile_seconds:.1f} s (numba compile or cache load; not counted below)\n")
     run(args.dir, args.time_limit)
 

@@ -362,7 +362,7 @@ def exact(problem: Problem, *, capacity: int | None = None, time_limit: float = 
     if problem.pools:
         raise PlanError("exact plans a single arena; for a problem with pools use a heuristic "
                         "(e.g. greedy_by_size) or split it into one problem per pool")
-    compile_seconds = _warm_up()
+    compile_seconds = warm_up()
     start = time.perf_counter()
     deadline = start + time_limit
     cap = capacity if capacity is not None else problem.capacity
@@ -383,7 +383,7 @@ def exact(problem: Problem, *, capacity: int | None = None, time_limit: float = 
 _WARM = False
 
 
-def _warm_up() -> float:
+def warm_up() -> float:
     """Compile (or load from numba's cache) the kernel once per process, outside any time
     limit: a cold compile takes tens of seconds. Returns the seconds it took."""
     global _WARM
@@ -438,3 +438,4 @@ def _solve_minimise(problem: Problem, kernel: _Kernel, deadline: float, bar: _Pr
         bar.update(height, bound, kernel, capacity)
     status = "optimal" if height <= bound else "timeout"
     return Solution(best, "exact", status, min(bound, height), {"probes": probes})
+
