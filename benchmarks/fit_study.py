@@ -2,12 +2,13 @@
 bundled device at fp32 and int8: does it fit, how, and what it moves per inference.
 
     .venv/bin/python benchmarks/fit_study.py [--budgets 2MiB,4MiB] [--time-limit 2]
+                                             [--no-study-real-int8]
                                              [--real-int8 squeezenet,shufflenet]
 
-The study is `memplan study` (one process per model); the placement uses the study's
-'order' plan (heuristic order, sharing on) and `placement.place` with weights on ``auto``.
-``--real-int8`` also quantises those models with onnxruntime (`memplan quantize`) and plans
-the QDQ model with Q/DQ fused, next to the int8 what-if.
+The study is `memplan study --real-int8` (one process per model; every zoo model quantised
+by onnxruntime, Q/DQ fused, as the ``real-int8`` column); the placement uses the 'order' plan
+(heuristic order, sharing on) and `placement.place` with weights on ``auto`` (a mode per
+weight tensor). ``--real-int8`` also plans those models' QDQ graphs as written and fused.
 """
 from __future__ import annotations
 
@@ -36,16 +37,21 @@ def placement_table(time_limit: float) -> str:
             p = memplan.plan(g, order="heuristic")
             cells = []
             for d in devices:
-                tp = place(g, p, d, time_limit=time_limit, macs=step_macs(g, p))
-                if tp.fits:
-                    spilled = len(tp.spilled)
-                    cells.append(f"✓ {tp.weight_mode}" + (f", {spilled} spilled" if spilled else "")
-                                 + f", {format_size(tp.bytes_moved)} moved, {tp.seconds * 1e3:.1f} ms")
-                else:
-                    bad = next(t for t in tp.tiers if not t.fits)
-                    cells.append(f"✗ {bad.name} short {format_size(tp.shortfall)}")
+                cells.append(placement_cell(place(g, p, d, time_limit=time_limit, macs=step_macs(g, p))))
             lines.append(f"| {name} | {dtype} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def placement_cell(tp) -> str:
+    """✓ weights per mode (R resident, S streamed, P read in place), spills, bytes moved, time;
+    ✗ every tier that is short."""
+    if not tp.fits:
+        return "✗ " + "; ".join(f"{name} short {format_size(over)}" for name, over in tp.shortfalls)
+    letters = {"resident": "R", "stream": "S", "in-place": "P"}
+    modes = " ".join(f"{letters[m]} {format_size(b)}" for m, (_, b) in tp.mode_totals().items())
+    spilled = len(tp.spilled)
+    return (f"✓ {modes}" + (f", {spilled} spilled" if spilled else "")
+            + f", {format_size(tp.bytes_moved)} moved, {tp.seconds * 1e3:.1f} ms")
 
 
 def real_int8(names: list[str]) -> str:
@@ -68,12 +74,18 @@ def main(argv=None):
     ap.add_argument("--budgets", default="2MiB,4MiB")
     ap.add_argument("--time-limit", type=float, default=2.0, help="seconds for each exact spill search")
     ap.add_argument("--real-int8", default="squeezenet,shufflenet")
+    ap.add_argument("--no-study-real-int8", action="store_true", help="study without the real-int8 column")
     args = ap.parse_args(argv)
     budgets = [parse_size(b) for b in args.budgets.split(",")]
-    settings = default_settings()
+    settings = default_settings(real_int8=not args.no_study_real_int8)
     start = time.perf_counter()
     rows = run_study([f"zoo:{m}" for m in MODELS], settings)
-    print(f"settings: {settings}; {os.cpu_count()} workers, {time.perf_counter() - start:.1f} s\n")
+    print(f"settings: {settings}; {os.cpu_count()} workers, {time.perf_counter() - start:.1f} s")
+    print("quantise s: " + ", ".join(f"{r.model} {r.quantize_seconds:.1f}" for r in rows))
+    for r in rows:
+        for stage, message in r.stage_errors.items():
+            print(f"{r.model} ({stage}): {message}")
+    print()
     print(markdown(rows, budgets), "\n")
     start = time.perf_counter()
     print(placement_table(args.time_limit))

@@ -61,3 +61,35 @@ def test_study_command(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "memplan.cli", "study", a, "--budgets", "lots"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "cannot read size" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_real_int8_stage(tmp_path):
+    import dataclasses
+
+    from memplan.planner import plan
+    from memplan.quantize import fold_qdq, quantize_model
+
+    import memplan
+
+    b = save(branch_model(), tmp_path / "b.onnx")
+    settings = dataclasses.replace(default_settings(real_int8=True), samples=2)
+    assert settings.stages[-1] == "real-int8"
+    (row,) = run_study([b], settings, jobs=1)
+    assert not row.error and not row.stage_errors and row.quantize_seconds > 0
+    assert row.arenas["real-int8"] < row.arenas["order"]
+    out = tmp_path / "q.onnx"
+    quantize_model(b, str(out), seed=0, samples=2)  # the same seed: the same model, the same arena
+    assert row.arenas["real-int8"] == plan(fold_qdq(memplan.load(str(out))), order="heuristic").arena_bytes
+    text = markdown([row], [MIB])
+    assert text.splitlines()[0] == "| model | naive | best | order | int8 | real-int8 |"
+    assert "real-int8" in {line.split(",")[1] for line in to_csv([row], [MIB]).splitlines()}
+
+
+def test_a_failed_stage_is_reported_in_its_cell():
+    rows = [StudyRow("m1", {"naive": 5 * MIB, "best": 3 * MIB, "order": 2 * MIB, "int8": MIB // 2},
+                     stage_errors={"real-int8": "onnxruntime could not quantise the model"}),
+            StudyRow("m2", {"naive": 5 * MIB, "best": 3 * MIB, "order": 2 * MIB, "int8": MIB, "real-int8": MIB})]
+    text = markdown(rows, [MIB])
+    assert "| m1 | 5.00 MiB ✗ | 3.00 MiB ✗ | 2.00 MiB ✗ | 512.00 KiB ✓ | error |" in text
+    assert shares(rows, [MIB])[("real-int8", MIB)] == 1.0  # among the models where it ran
+    assert "could not quantise" in to_csv(rows, [MIB])

@@ -158,7 +158,8 @@ def make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit
               help="What-if: every float tensor (activations and weights) at this width.")
 @click.option("--weights", "weight_mode", default="auto", show_default=True,
               type=click.Choice(["auto", "resident", "stream", "in-place"]),
-              help="With --device: weights resident in RAM, streamed before each layer, or read in place.")
+              help="With --device: weights resident in RAM, streamed before each layer, or read in place; "
+                   "auto chooses per weight tensor.")
 @click.option("--objective", default="bytes", show_default=True, type=click.Choice(["bytes", "time"]),
               help="With --device: what spilling minimises.")
 @user_errors
@@ -203,8 +204,7 @@ def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
 def place_on_device(graph, result, device, weight_mode, objective, time_limit):
     """Tiered placement and its report; a one-line stderr message when it does not fit."""
     from .placement import place, step_macs
-    from .report.tiers import tier_tables
-    from .units import format_size
+    from .report.tiers import shortfall_message, tier_tables
 
     tiered = place(graph, result, device, weights=weight_mode, objective=objective, time_limit=min(time_limit, 6.0),
                    macs=step_macs(graph, result))
@@ -212,10 +212,7 @@ def place_on_device(graph, result, device, weight_mode, objective, time_limit):
     for table in tier_tables(tiered):
         out.print(table)
     if not tiered.fits:
-        bad = next(t for t in tiered.tiers if not t.fits)
-        click.echo(f"memplan: {result.model} does not fit {device.name}: tier {bad.name} needs "
-                   f"{format_size(bad.used_bytes)} of {format_size(bad.capacity)}, short by "
-                   f"{tiered.shortfall:,} bytes ({format_size(tiered.shortfall)})", err=True)
+        click.echo(f"memplan: {result.model} does not fit {device.name}: {shortfall_message(tiered)}", err=True)
     return tiered
 
 
@@ -366,10 +363,15 @@ def quantize_command(model, output, seed, samples, calibration, no_preprocess):
 @click.option("--jobs", "-j", default=None, type=click.IntRange(1), help="Worker processes (default: all cores).")
 @click.option("--algorithm", "-a", default=None, help="Allocator (default: best if available, else greedy_by_size).")
 @click.option("--time-limit", default=10.0, show_default=True, type=float, help="Seconds for exact/best allocators.")
+@click.option("--real-int8", is_flag=True,
+              help="Also quantise each model with onnxruntime (static QDQ, seeded) and plan the fused int8 graph; "
+                   "seconds per model (a minute and GBs for the largest zoo models).")
+@click.option("--seed", default=0, show_default=True, type=int, help="With --real-int8: calibration seed.")
 @user_errors
-def study_command(models, budgets, csv_path, jobs, algorithm, time_limit):
+def study_command(models, budgets, csv_path, jobs, algorithm, time_limit, real_int8, seed):
     """Fit study: does each model's arena fit each budget — naive, best plan, best order +
-    sharing, int8? MODELS default to the whole zoo."""
+    sharing, int8 (what-if), and with --real-int8 the real quantised model? MODELS default to
+    the whole zoo."""
     import dataclasses
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -377,7 +379,7 @@ def study_command(models, budgets, csv_path, jobs, algorithm, time_limit):
 
     from .alloc import get_algorithm
     from .fileio import write_atomic
-    from .study import STAGES, default_settings, run_study, shares, to_csv
+    from .study import cell, default_settings, run_study, shares, to_csv
     from .units import format_size, parse_size
     from .zoo import MODELS
 
@@ -385,7 +387,7 @@ def study_command(models, budgets, csv_path, jobs, algorithm, time_limit):
     if not sizes:
         raise InputError("--budgets: give at least one size, e.g. 2MiB,4MiB")
     specs = list(models) or [f"zoo:{m}" for m in MODELS]
-    settings = default_settings(time_limit)
+    settings = dataclasses.replace(default_settings(time_limit, real_int8=real_int8), seed=seed)
     if algorithm:
         get_algorithm(algorithm)
         settings = dataclasses.replace(settings, algorithm=algorithm)
@@ -396,26 +398,31 @@ def study_command(models, budgets, csv_path, jobs, algorithm, time_limit):
                          progress=lambda r: bar.update(task, advance=1, description=r.model))
     names = [format_size(b) for b in sizes]
     described = settings.describe()
+    stages = settings.stages
     table = Table(title=f"fit study: arena per stage, fits {' / '.join(names)}", title_justify="left")
     table.add_column("model")
-    for s in STAGES:
+    for s in stages:
         table.add_column(s, justify="right")
     for r in rows:
         if r.error:
-            table.add_row(r.model, *(["error"] * len(STAGES)))
+            table.add_row(r.model, *(["error"] * len(stages)))
             continue
-        table.add_row(r.model, *(f"{format_size(r.arenas[s])} "
-                                 + "".join("✓" if r.fits(s, b) else "✗" for b in sizes) for s in STAGES))
+        table.add_row(r.model, *(cell(r, s, sizes) for s in stages))
     share = shares(rows, sizes)
     for b, name in zip(sizes, names):
-        table.add_row(f"fits {name}", *(f"{share[(s, b)]:.0%}" for s in STAGES), style="bold")
+        table.add_row(f"fits {name}", *(f"{share.get((s, b), 0.0):.0%}" for s in stages), style="bold")
     out = _stdout()
     out.print(table)
-    for s in STAGES:
+    for s in stages:
         out.print(f"{s}: {described[s]}", highlight=False, markup=False)
+    if real_int8:
+        spent = sum(r.quantize_seconds for r in rows)
+        out.print(f"real-int8: {spent:.1f} s quantising in all", highlight=False, markup=False)
     for r in rows:
         if r.error:
             out.print(f"{r.model}: {r.error}", highlight=False, markup=False)
+        for s, message in r.stage_errors.items():
+            out.print(f"{r.model} ({s}): {message}", highlight=False, markup=False)
     if csv_path:
         write_atomic(csv_path, to_csv(rows, sizes))
 

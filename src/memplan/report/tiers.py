@@ -32,16 +32,63 @@ def tier_rows(tp: TieredPlan) -> list[tuple[str, ...]]:
     return rows
 
 
+MODE_WORDS = {"resident": "resident", "stream": "streamed", "in-place": "read in place"}
+
+
+def weight_summary(tp: TieredPlan) -> str:
+    """Per-mode totals, e.g. ``resident 259.50 KiB (21), streamed 4.46 MiB (31)``."""
+    fast = tp.tiers[0].name
+    totals = tp.mode_totals()
+    if not totals:
+        return "none read"
+    where = {"resident": f"in {fast}, loaded once", "stream": f"{tp.weights_home} -> {fast}, double-buffered",
+             "in-place": f"from {tp.weights_home}"}
+    return ", ".join(f"{MODE_WORDS[m]} {format_size(b)} ({n} {'tensor' if n == 1 else 'tensors'}, {where[m]})"
+                     for m, (n, b) in totals.items())
+
+
+def _fast_context(tp: TieredPlan) -> str:
+    """What the weights did while the fast tier was short."""
+    totals = tp.mode_totals()
+    if set(totals) == {"in-place"}:
+        return f" even reading every weight in place from {tp.weights_home}"
+    if set(totals) == {"stream"}:
+        return f" even streaming every weight from {tp.weights_home}"
+    if set(totals) == {"resident"}:
+        return " with every weight resident"
+    if totals:
+        n, b = totals.get("resident", (0, 0))
+        return f" with {n} weights resident ({format_size(b)})"
+    return ""
+
+
+def shortfall_message(tp: TieredPlan) -> str:
+    """Every tier that is short and by how much, e.g. ``rdram short by 2.89 MiB (3,031,040
+    bytes) even reading every weight in place from rom (arena 6.89 MiB, room 4.00 MiB); rom
+    short by 33.69 MiB (35,331,760 bytes) for the weights (97.69 MiB in 64.00 MiB)``; empty
+    when the plan fits."""
+    fast = tp.tiers[0].name
+    parts = []
+    for name, over in tp.shortfalls:
+        use = tp.tier_of(name)
+        text = f"{name} short by {format_size(over)} ({over:,} bytes)"
+        if not use.writable:
+            text += f" for the weights ({format_size(use.weights_bytes)} in {format_size(use.capacity)})"
+        elif name == fast:
+            text += _fast_context(tp) + f" (arena {format_size(use.arena_bytes)}, room {format_size(use.capacity - use.weights_bytes)})"
+        else:
+            text += " for spilled activations" + (" and the weights stored there" if use.weights_bytes else "")
+        parts.append(text)
+    return "; ".join(parts)
+
+
 def summary_rows(tp: TieredPlan) -> list[tuple[str, str]]:
     plan, device = tp.plan, tp.device
     fast = tp.tiers[0].name
     spilled = [b for b in plan.buffers if tp.buffer_tier[b.id] != fast]
-    mode = {"resident": f"resident in {fast} (loaded once)",
-            "stream": f"streamed from {tp.weights_home} into {fast}, double-buffered",
-            "in-place": f"read in place from {tp.weights_home}"}[tp.weight_mode]
     rows = [
         ("device", f"{device.name}: {device.description}" if device.description else device.name),
-        ("weights", f"{_bytes(plan.weights_bytes)}, {mode}"),
+        ("weights", f"{_bytes(plan.weights_bytes)} stored in {tp.weights_home}; {weight_summary(tp)}"),
     ]
     if tp.streams:
         biggest = max(tp.streams, key=lambda s: s.size)
@@ -60,8 +107,7 @@ def summary_rows(tp: TieredPlan) -> list[tuple[str, str]]:
     if tp.fits:
         rows.append(("verdict", f"fits {device.name}"))
     else:
-        bad = next(t for t in tp.tiers if not t.fits)
-        rows.append(("verdict", f"does NOT fit {device.name}: tier {bad.name} is short by {_bytes(tp.shortfall)}"))
+        rows.append(("verdict", f"does NOT fit {device.name}: {shortfall_message(tp)}"))
     return rows
 
 

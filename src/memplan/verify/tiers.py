@@ -4,10 +4,12 @@ It trusts nothing the placement computed: the base plan is re-checked against th
 (`check_plan`), then every writable tier is checked on its own — each block inside the tier
 (after the weights stored there), aligned, and no two blocks live at one step sharing a
 byte — with the stream buffers and the resident weight blob as blocks of the fast tier.
-Every buffer sits in exactly one writable tier; read-only tiers hold only weights. Stream
-buffers: the op at step ``s`` finds each of its weights in the buffer for ``s``, which is
-live on ``[s - 1, s]`` (the prefetch), and each weight lies inside its buffer without
-overlapping another. A plan that claims to fit has every tier within its capacity, and
+Every buffer sits in exactly one writable tier; read-only tiers hold only weights. Weights:
+every weight an op reads has one mode; a resident one has a slot inside the blob; an
+in-place one lives in a tier the compute can address. Stream buffers: the op at step ``s``
+finds each of its streamed weights (and only those) in the buffer for ``s``, which is live on
+``[s - 1, s]`` (the prefetch), and each weight lies inside its buffer without overlapping
+another. A plan that claims to fit has every tier within its capacity, and
 each tier's reported arena is the real highest byte.
 """
 from __future__ import annotations
@@ -48,7 +50,7 @@ def check_tiered(graph, tp, *, limit: int = 20) -> list[Finding]:
         if tier.name == fast:
             if tp.resident_offset is not None:
                 base = align_up(stored, plan.alignment) if stored else 0
-                blocks.append(Block("resident weights", plan.weights_bytes, 0, n, plan.alignment))
+                blocks.append(Block("resident weights", _blob_bytes(graph, tp.resident), 0, n, plan.alignment))
                 offsets.append(base + tp.resident_offset)
             for s in tp.streams:
                 base = align_up(stored, plan.alignment) if stored else 0
@@ -65,19 +67,54 @@ def check_tiered(graph, tp, *, limit: int = 20) -> list[Finding]:
         elif max(top - base, 0) != use.arena_bytes and top:
             findings.append(Finding("tier", f"tier {tier.name!r} reports an arena of {use.arena_bytes} bytes, "
                                             f"its blocks reach {top - base}"))
-    findings += _check_streams(graph, tp, step_weights(graph, plan))
+    per_step = step_weights(graph, plan)
+    findings += _check_modes(graph, tp, per_step)
+    findings += _check_streams(graph, tp, per_step)
     return findings[:limit]
+
+
+def _blob_bytes(graph, slots) -> int:
+    return max((rel + graph.tensors[w].nbytes for w, rel in slots if w in graph.tensors), default=0)
+
+
+def _check_modes(graph, tp, per_step) -> list[Finding]:
+    findings = []
+    read = {w for ws in per_step for w in ws}
+    missing = sorted(read - set(tp.weight_modes))
+    if missing:
+        findings.append(Finding("weights", f"weight {missing[0]!r} has no mode"))
+    home = tp.device.tier(tp.weights_home)
+    bad = sorted(w for w, m in tp.weight_modes.items() if m not in ("resident", "stream", "in-place"))
+    if bad:
+        findings.append(Finding("weights", f"weight {bad[0]!r} has mode {tp.weight_modes[bad[0]]!r}"))
+    inplace = sorted(w for w, m in tp.weight_modes.items() if m == "in-place")
+    fast = next(t.name for t in tp.device.tiers if t.writable)
+    if inplace and not home.addressable and home.name != fast:
+        findings.append(Finding("weights", f"weight {inplace[0]!r} is read in place from {home.name!r}, "
+                                           f"which the compute cannot address"))
+    resident = {w for w, m in tp.weight_modes.items() if m == "resident"}
+    slots = dict(tp.resident)
+    if set(slots) != resident:
+        findings.append(Finding("weights", f"the resident blob holds {len(slots)} weights, "
+                                           f"{len(resident)} are resident"))
+    if resident and tp.resident_offset is None:
+        findings.append(Finding("weights", "resident weights but no resident blob in the fast tier"))
+    spans = sorted((rel, rel + graph.tensors[w].nbytes, w) for w, rel in slots.items() if w in graph.tensors)
+    for (lo1, hi1, w1), (lo2, hi2, w2) in zip(spans, spans[1:]):
+        if lo2 < hi1:
+            findings.append(Finding("weights", f"resident weights {w1!r} and {w2!r} overlap in the blob"))
+    return findings
 
 
 def _check_streams(graph, tp, per_step) -> list[Finding]:
     findings = []
-    if tp.weight_mode != "stream":
-        if tp.streams:
-            findings.append(Finding("stream", f"weight mode {tp.weight_mode!r} but {len(tp.streams)} stream buffers"))
-        return findings
     by_step = {s.step: s for s in tp.streams}
     for step, ws in enumerate(per_step):
+        ws = tuple(w for w in ws if tp.weight_modes.get(w) == "stream")
         if not ws:
+            if step in by_step:
+                findings.append(Finding("stream", f"stream buffer {by_step[step].id} for step {step}, "
+                                                  f"which streams no weight"))
             continue
         s = by_step.get(step)
         if s is None:
