@@ -71,6 +71,7 @@ def main(argv=None):
 
         cases = [("randwire", dict(nodes=16, seed=s)) for s in range(3)]
         cases += [("randwire", dict(nodes=24, seed=s)) for s in range(5)]
+        cases += [("randwire", dict(nodes=32, seed=s)) for s in range(2)]
         cases += [("nas_cells", dict(seed=0)), ("nas_cells", dict(seed=1)), ("unet", dict(seed=0)),
                   ("inception", dict(seed=0))]
         for gen, params in cases:
