@@ -365,7 +365,7 @@ def quantize_command(model, output, seed, samples, calibration, no_preprocess):
 @click.option("--time-limit", default=10.0, show_default=True, type=float, help="Seconds for exact/best allocators.")
 @click.option("--real-int8", is_flag=True,
               help="Also quantise each model with onnxruntime (static QDQ, seeded) and plan the fused int8 graph; "
-                   "seconds per model (a minute and GBs for the largest zoo models).")
+                   "seconds per model, over a minute for the largest zoo models.")
 @click.option("--seed", default=0, show_default=True, type=int, help="With --real-int8: calibration seed.")
 @user_errors
 def study_command(models, budgets, csv_path, jobs, algorithm, time_limit, real_int8, seed):

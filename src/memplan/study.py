@@ -16,9 +16,8 @@ Stages, each building on the one before (the industrial study that motivates thi
                Q/DQ fused (`quantize.fold_qdq`), planned like ``order``
 =============  ================================================================================
 
-The ``int8`` what-if is instant; ``real-int8`` costs a quantisation per model (about 2 s for
-SqueezeNet, 4 s for ShuffleNet, tens of seconds and a few GB of memory for the 500 MB VGG19 on
-one core) and says what an int8 runtime would really hold: the quantiser drops some ops
+The ``int8`` what-if is instant; ``real-int8`` costs a quantisation per model (about 3 s for
+SqueezeNet, 7 s for ShuffleNet, 80 s for the 550 MB VGG19, on one core) and says what an int8 runtime would really hold: the quantiser drops some ops
 (Relu folds into the Q range) and keeps others in float, so it can differ from the what-if.
 
 Models run in parallel, one process per model (``ProcessPoolExecutor``, as many workers as
