@@ -49,8 +49,10 @@ def compare(name: str, ours: np.ndarray, ref: np.ndarray, rtol: float, atol: flo
     err = np.abs(a - b)
     err = np.where(np.isnan(a) & np.isnan(b), 0.0, np.where(np.isnan(a) | np.isnan(b), np.inf, err))
     max_abs = float(err.max(initial=0.0))
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        max_rel = float(np.nan_to_num(err / np.abs(b), nan=0.0, posinf=np.inf).max(initial=0.0))
+    # Relative error only where the reference is above atol: next to an exact zero any
+    # rounding difference is "infinitely" relative and says nothing.
+    meaningful = np.abs(b) > atol
+    max_rel = float((err[meaningful] / np.abs(b[meaningful])).max(initial=0.0))
     scale = float(np.abs(b).max(initial=0.0)) if scaled else np.abs(b)
     ok = bool(np.all(err <= atol + rtol * scale))
     return OutputDiff(name, max_abs, max_rel, ok)
