@@ -64,7 +64,7 @@ from .errors import PlanError
 from .ir import Graph
 from .planner import Plan
 from .problem import Block, Problem
-from .weight_modes import MODES, WeightItem, layout, mode_blocks
+from .weight_modes import MODES, WeightItem, layout, mode_blocks, solve_cp
 
 WEIGHT_MODES = ("auto", "resident", "stream", "in-place")
 OBJECTIVES = ("bytes", "time")
@@ -314,11 +314,7 @@ def _exact(search: _Search, time_limit: float, max_rounds: int) -> SpillResult:
             for i in range(n):
                 model.AddHint(x[i], i in search.best[1])
         model.Minimize(objective)
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.05)
-        solver.parameters.num_workers = 1
-        solver.parameters.random_seed = 0
-        status = solver.Solve(model)
+        solver, status = solve_cp(model, deadline)
         if status == cp_model.INFEASIBLE:
             break  # nothing in the relaxation beats the best found
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):

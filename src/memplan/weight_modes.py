@@ -337,11 +337,7 @@ def _solve_relaxation(search: _Search, target: int, cuts, deadline: float):
     for i in x:
         model.AddHint(x[i], i in best[2])
     model.Minimize(objective)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.05)
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = 0
-    status = solver.Solve(model)
+    solver, status = solve_cp(model, deadline)
     if status == cp_model.INFEASIBLE:
         return "infeasible", None
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -349,6 +345,17 @@ def _solve_relaxation(search: _Search, target: int, cuts, deadline: float):
     modes = tuple(next(k for k, v in mv.items() if solver.Value(v)) for mv in m)
     spilled = frozenset(i for i in x if solver.Value(x[i]))
     return ("optimal" if status == cp_model.OPTIMAL else "feasible"), (modes, spilled)
+
+
+def solve_cp(model, deadline: float):
+    """CP-SAT on one worker with a fixed seed (reproducible plans), until ``deadline``."""
+    from ortools.sat.python import cp_model
+
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.05)
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = 0
+    return solver, solver.Solve(model)
 
 
 def _add_rows(model, search: _Search, m, x, target: int) -> None:
