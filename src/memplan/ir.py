@@ -33,6 +33,17 @@ DTYPE_BITS: Mapping[str, int] = {
 KINDS = ("input", "weight", "activation", "output")
 
 
+def tensor_kind(name: str, *, constant: bool, inputs, outputs, produced) -> str | None:
+    """A tensor's kind as every importer decides it; None when nothing can supply it."""
+    if constant:
+        return "weight"
+    if name in inputs:
+        return "input"
+    if name in outputs:
+        return "output"
+    return "activation" if name in produced else None
+
+
 def tensor_nbytes(shape: tuple[int, ...], dtype: str) -> int:
     """Bytes of a dense tensor; sub-byte types round up per tensor (ONNX packs them)."""
     return -(-math.prod(shape) * DTYPE_BITS[dtype] // 8)

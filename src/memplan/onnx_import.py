@@ -19,7 +19,7 @@ from typing import Mapping
 import numpy as np
 
 from .errors import ModelError
-from .ir import DTYPE_BITS, Graph, Op, Tensor, tensor_nbytes
+from .ir import DTYPE_BITS, Graph, Op, Tensor, tensor_kind, tensor_nbytes
 
 RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
                         "Multinomial", "Bernoulli"})
@@ -285,16 +285,10 @@ def _tensors(ops, inputs, outputs, weight_names, infos, initializers, source) ->
     for t in outputs:
         where.setdefault(t, "graph output")
     out_set, in_set = set(outputs), set(inputs)
+    produced = {t for op in ops for t in op.outputs if t}
     for t in where:
-        if t in weight_names:
-            kind = "weight"
-        elif t in in_set:
-            kind = "input"
-        elif t in out_set:
-            kind = "output"
-        else:
-            kind = "activation"
-        if kind != "weight" and t not in in_set and not any(t in op.outputs for op in ops):
+        kind = tensor_kind(t, constant=t in weight_names, inputs=in_set, outputs=out_set, produced=produced)
+        if kind is None or (kind == "output" and t not in produced):
             raise ModelError(f"{source}: tensor {t!r} ({where[t]}) is neither produced by a node, "
                              f"nor a graph input, nor an initializer")
         tensors[t] = _static_tensor(t, kind, infos, where[t], inputs, source)

@@ -42,7 +42,7 @@ from functools import cached_property
 import numpy as np
 
 from .errors import ModelError
-from .ir import Graph, Op, Tensor
+from .ir import Graph, Op, Tensor, tensor_kind
 
 # TensorType enum name -> memplan dtype name (ir.DTYPE_BITS).
 DTYPES = {
@@ -186,16 +186,9 @@ def from_model(model, *, source: str = "<tflite>", input_shapes=None) -> TFLiteM
                              f"(resource and variant tensors are not supported)")
         dtype = DTYPES[type_name]
         shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
-        constant = has_data(t) or bool(t.isVariable)
-        if constant:
-            kind = "weight"
-        elif name in in_set:
-            kind = "input"
-        elif name in out_set:
-            kind = "output"
-        elif name in produced:
-            kind = "activation"
-        else:
+        kind = tensor_kind(name, constant=has_data(t) or bool(t.isVariable), inputs=in_set,
+                           outputs=out_set, produced=produced)
+        if kind is None:
             raise ModelError(f"{source}: tensor {name!r} is read by an operator but is neither produced by "
                              f"one, nor a subgraph input, nor a constant")
         if any(d < 0 for d in shape):
