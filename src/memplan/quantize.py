@@ -29,6 +29,7 @@ from typing import Mapping
 import numpy as np
 
 from .errors import InputError, ModelError
+from .fileio import write_atomic
 from .ir import Graph, Op
 
 FLOAT_DTYPES = frozenset({"float32", "float64", "float16", "bfloat16"})
@@ -160,7 +161,8 @@ def quantize_model(path: str, out_path: str, seed: int = 0, calibration: str | M
                             calibrate_method=CalibrationMethod.MinMax, per_channel=False)
         except Exception as exc:  # noqa: BLE001
             raise ModelError(f"{path}: onnxruntime could not quantise the model ({_short(exc)})") from None
-        os.replace(out_tmp, out_path)
+        with open(out_tmp, "rb") as f:  # the temporary directory may be on another file system
+            write_atomic(out_path, f.read())
     return notes
 
 
