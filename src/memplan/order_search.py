@@ -14,8 +14,9 @@ Method (after Serenity, MLSys 2020, and HMCOS, DAC 2022):
    of the heuristic peak, the *cut bound*: the fewest bytes live before the op over every
    set of run ops that allows it, one maximum flow per op. A segment whose heuristic order
    (beam search) meets the largest bound of any segment is optimal without search.
-   A segment that is an in-tree in Liu's model gets Liu's optimal order in polynomial time
-   (`memplan.sp_order`, which says when that is exact); the others are searched.
+   A segment that is series-parallel with no storage shared by parallel branches (Liu's
+   in-trees, Kayaaslan et al.'s series-parallel graphs) gets its optimal order in polynomial
+   time (`memplan.sp_order`, which says when that is exact); the others are searched.
 3. **Branch and bound over down-sets.** Depth-first over the set of ops run, children by
    increasing step cost, memoising for every set the lowest peak it was reached with (a set
    reached again with no better peak is dominated: the future depends on the set alone; a
@@ -30,7 +31,7 @@ Method (after Serenity, MLSys 2020, and HMCOS, DAC 2022):
    segment optima and, for unfinished segments, their bounds.
 
 ``stats`` also reports ``segments``, ``searched`` (segments that needed a search),
-``polynomial`` (segments ordered by Liu's algorithm) and ``states`` (down-sets visited).
+``polynomial`` (segments ordered by `memplan.sp_order`) and ``states`` (down-sets visited).
 Worst case exponential in the width of a segment; a state costs O(unrun ops) plus
 ``STATE_CUTS`` maximum flows. The randomly wired stages of up to 160 ops are proven
 optimal in seconds without sharing (see BENCHMARKS.md); with in-place writes the cut bound
@@ -114,7 +115,7 @@ def exact_order(graph: Graph, *, time_limit: float = 10.0, progress: bool | None
     try:
         for k, end in enumerate(ends):
             tree = sp.order(end & ~seg_starts[k][0]) if seg_peaks[k] > floor else None
-            if tree is not None:  # Liu's optimum (memplan.sp_order)
+            if tree is not None:  # the series-parallel optimum (memplan.sp_order)
                 seg_orders[k], seg_peaks[k] = tree, _split(model, tree, [end], *seg_starts[k])[1][0]
                 proven[k], polynomial = seg_peaks[k], polynomial + 1
             elif seg_peaks[k] > floor and status == "optimal":

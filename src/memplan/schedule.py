@@ -11,8 +11,9 @@ Registered orders (``SCHEDULERS``; ``memplan plan --order NAME``):
   one that leaves the fewest live bytes (ties: file position). O(n · ready) steps;
 - ``heuristic`` — a beam search over the same moves (keep the ``beam`` best partial orders,
   ranked by peak so far then live bytes, duplicates of one set of run ops merged), and the
-  best of it, ``greedy``, ``file`` and, where the graph is in Liu's in-tree model, Liu's
-  optimal order (`memplan.sp_order`). O(n · beam · ready); thousands of ops in seconds;
+  best of it, ``greedy``, ``file`` and, where the graph is series-parallel with no storage
+  shared by parallel branches, the optimal order of Liu / Kayaaslan et al.
+  (`memplan.sp_order`). O(n · beam · ready); thousands of ops in seconds;
 - ``exact`` — the smallest peak of any topological order, with a proof (`memplan.order_search`).
 
 Every scheduler measures the peak with `lifetimes.MemoryModel`, the same model that
@@ -175,7 +176,7 @@ def heuristic_order(graph: Graph, *, beam: int | None = None, **options) -> Sche
     candidates = [(model.peak(o), o, "file") for o in [list(file_order(graph).order)]]
     tree = _series_parallel(graph, model, frontier)
     if tree is not None:
-        candidates.append((model.peak(tree), tree, "liu"))
+        candidates.append((model.peak(tree), tree, "series_parallel"))
     for w in dict.fromkeys((1, width)):
         order, _ = beam_search(model, frontier, w, deadline=start + options.get("time_limit", 60.0))
         candidates.append((model.peak(order), order, "greedy" if w == 1 else f"beam{w}"))
@@ -185,7 +186,7 @@ def heuristic_order(graph: Graph, *, beam: int | None = None, **options) -> Sche
 
 
 def _series_parallel(graph: Graph, model: MemoryModel, frontier: Frontier) -> list[int] | None:
-    """Liu's optimal order where the whole graph is in his model (`memplan.sp_order`), else None."""
+    """The series-parallel optimum where the whole graph is in that model (`memplan.sp_order`), else None."""
     from .order_bounds import ancestors_descendants
     from .sp_order import SeriesParallel
 
