@@ -3,7 +3,6 @@ conflict lists, each pruning switch, the `best` portfolio and MiniMalloc instanc
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import os
 import random
 

@@ -9,7 +9,7 @@ import pytest
 import memplan
 from memplan.devices import load_device, parse_device
 from memplan.errors import PlanError
-from memplan.placement import StreamBuffer, _solve, choose_spills, place, spill_cost
+from memplan.placement import _solve, choose_spills, place, spill_cost
 from memplan.problem import Block
 from memplan.verify.tiers import check_tiered
 

@@ -7,8 +7,8 @@ from hypothesis import given, strategies as st
 import memplan
 from memplan.errors import PlanError
 from memplan.lifetimes import Sharing
-from memplan.planner import PlacedBuffer, plan
-from memplan.report.plan_json import plan_from_dict, plan_to_dict, read_plan, write_plan
+from memplan.planner import plan
+from memplan.report.plan_json import plan_to_dict, read_plan, write_plan
 from memplan.verify.check import check_plan
 from memplan.zoo import MODELS
 

@@ -7,7 +7,7 @@ from memplan.alloc import solve
 from memplan.alloc_cli import alloc_command
 from memplan.errors import InputError
 from memplan.problem import Block, Problem
-from memplan.problem_io import (problem_from_csv, problem_from_json, problem_to_json, read_problem,
+from memplan.problem_io import (problem_from_csv, read_problem,
                                 solution_from_json, solution_to_csv, solution_to_json, write_problem,
                                 write_solution)
 from memplan.verify.check import check_solution

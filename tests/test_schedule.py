@@ -1,6 +1,5 @@
 """Orders: the seed example, exact against brute force (random DAGs, trees, series-parallel
 graphs, with and without sharing), properties of every scheduler, and the zoo targets."""
-import itertools
 import time
 
 import numpy as np

@@ -3,7 +3,6 @@ must not, and (where the arena executor exists) that running inside the shared p
 onnxruntime's results."""
 import numpy as np
 import pytest
-from onnx import TensorProto, helper
 
 import memplan
 from memplan.ir import Graph, Op, Tensor
@@ -12,7 +11,6 @@ from memplan.planner import plan
 from memplan.schedule import Schedule, file_order
 from memplan.verify.check import check_plan
 
-from helpers import save
 
 
 def graph(specs, inputs=(("x", (8,)),), outputs=("y",), weights=()):
@@ -121,7 +119,6 @@ def test_scheduler_cost_equals_plan_lower_bound_on_the_zoo():
 
 # --- the execution check: run the shared plan inside its arena, compare with onnxruntime -----
 def _small_models():
-    from memplan import models
 
     return [("randwire", dict(nodes=8, channels=4, hw=8, image=16, classes=5)),
             ("nas_cells", dict(cells=2, nodes=3, channels=4, hw=8, image=16, classes=5)),

@@ -1,6 +1,5 @@
 """Proof by execution: every zoo model, run inside its planned arena with random weights,
 matches onnxruntime; a corrupted plan does not."""
-import os
 import subprocess
 import sys
 

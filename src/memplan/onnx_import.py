@@ -56,7 +56,6 @@ def _short(exc: Exception) -> str:
 
 
 def from_model(model, *, input_shapes=None, source: str = "<model>") -> Graph:
-    import onnx
 
     model = _with_input_shapes(model, input_shapes or {}, source)
     inferred = _infer_shapes(model, source)

@@ -46,7 +46,7 @@ from .ir import Graph, topological_order
 from .lifetimes import MemoryModel
 from .order_bounds import CrossingBound, CutBound, bits, ancestors_descendants
 from .sp_order import SeriesParallel
-from .schedule import Frontier, Schedule, _model, beam_search, free_moves, heuristic_order, ready_after
+from .schedule import Frontier, Schedule, _model, free_moves, heuristic_order, ready_after
 
 
 # Unrun ops (highest cut bound first) whose cut bound is recomputed per state, one maximum

@@ -15,7 +15,7 @@ from .errors import PlanError
 from .ir import Graph
 from .lifetimes import Buffer, MemoryModel, Sharing, buffers as make_buffers
 from .problem import Block, Problem
-from .schedule import Schedule, order_and_storage, schedule as make_schedule
+from .schedule import Schedule, order_and_storage
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import numpy as np
 
 from .errors import InputError, ModelError
 from .fileio import write_atomic
-from .ir import Graph, Op
+from .ir import Graph
 
 FLOAT_DTYPES = frozenset({"float32", "float64", "float16", "bfloat16"})
 DTYPES = {"int8": "int8", "int16": "int16", "fp16": "float16", "fp32": "float32"}
