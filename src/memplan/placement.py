@@ -64,7 +64,8 @@ from .errors import PlanError
 from .ir import Graph
 from .planner import Plan
 from .problem import Block, Problem
-from .weight_modes import MODES, WeightItem, layout, mode_blocks, solve_cp
+from .cpsat import lazy_cuts, solve_cp
+from .weight_modes import MODES, WeightItem, layout, mode_blocks
 
 WEIGHT_MODES = ("auto", "resident", "stream", "in-place")
 OBJECTIVES = ("bytes", "time")
@@ -297,10 +298,8 @@ def _exact(search: _Search, time_limit: float, max_rounds: int) -> SpillResult:
         if key not in seen:
             seen.add(key)
             rows.append((m, int(search.fixed_live[t]), sum(search.sizes[i] for i in m)))
-    proven, tightened, target = True, False, cap
-    cuts: list[list[int]] = []
-    rounds = 0
-    for rounds in range(1, max_rounds + 1):
+
+    def solve(target, cuts):
         model = cp_model.CpModel()
         x = [model.NewBoolVar(f"x{i}") for i in range(n)]
         for m, fixed, total in rows:
@@ -316,32 +315,22 @@ def _exact(search: _Search, time_limit: float, max_rounds: int) -> SpillResult:
         model.Minimize(objective)
         solver, status = solve_cp(model, deadline)
         if status == cp_model.INFEASIBLE:
-            break  # nothing in the relaxation beats the best found
+            return "infeasible", None
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            proven = False
-            break
-        proven = proven and status == cp_model.OPTIMAL
+            return "unknown", None
         spilled = frozenset(i for i in range(n) if solver.Value(x[i]))
-        offsets, height, _ = search.evaluate(spilled)
-        if height <= cap:
-            if status == cp_model.OPTIMAL:
-                break  # the relaxation's optimum packs: nothing cheaper exists
-            continue
-        search.repair(spilled)
-        kept = [i for i in range(n) if i not in spilled]
-        if len(cuts) < 8 and kept:
-            cuts.append(kept)
-        else:
-            target -= height - cap
-            tightened = True
-        if time.perf_counter() > deadline:
-            proven = False
-            break
-    else:
-        proven = False
+        return ("optimal" if status == cp_model.OPTIMAL else "feasible"), spilled
+
+    def pack(spilled):
+        _, height, _ = search.evaluate(spilled)
+        if height > cap:
+            search.repair(spilled)
+        return height, [i for i in range(n) if i not in spilled]
+
+    proven, rounds = lazy_cuts(solve, pack, cap, deadline, max_rounds)
     if search.best is None:
         search.repair(frozenset())
-    return search.result("exact", "optimal" if proven and not tightened else "feasible", rounds)
+    return search.result("exact", "optimal" if proven else "feasible", rounds)
 
 
 def _greedy(search: _Search) -> SpillResult:

@@ -47,6 +47,7 @@ from typing import Mapping, Sequence
 
 from . import alloc
 from .alloc.common import align_up
+from .cpsat import lazy_cuts, solve_cp
 from .errors import PlanError
 from .problem import Block, Problem
 
@@ -284,32 +285,14 @@ def _exact(search: _Search, time_limit: float, max_rounds: int) -> ModeResult:
     if search.best[0] == 0:
         return search.result("exact", "optimal", 0)
     deadline = time.perf_counter() + time_limit
-    proven, tightened, target, cuts, rounds = True, False, search.capacity, [], 0
-    for rounds in range(1, max_rounds + 1):
-        status, answer = _solve_relaxation(search, target, cuts, deadline)
-        if status == "infeasible":
-            break  # nothing beats the best packed answer
-        if answer is None:
-            proven = False
-            break
-        proven = proven and status == "optimal"
+
+    def pack(answer):
         modes, spilled = answer
-        height = search.evaluate(modes, spilled)
-        if height <= search.capacity:
-            if status == "optimal":
-                break
-            continue
-        if len(cuts) < 8:
-            cuts.append(answer)
-        else:
-            target -= height - search.capacity
-            tightened = True
-        if time.perf_counter() > deadline:
-            proven = False
-            break
-    else:
-        proven = False
-    return search.result("exact", "optimal" if proven and not tightened else "feasible", rounds)
+        return search.evaluate(modes, spilled), answer
+
+    proven, rounds = lazy_cuts(lambda target, cuts: _solve_relaxation(search, target, cuts, deadline),
+                               pack, search.capacity, deadline, max_rounds)
+    return search.result("exact", "optimal" if proven else "feasible", rounds)
 
 
 def _solve_relaxation(search: _Search, target: int, cuts, deadline: float):
@@ -346,16 +329,6 @@ def _solve_relaxation(search: _Search, target: int, cuts, deadline: float):
     spilled = frozenset(i for i in x if solver.Value(x[i]))
     return ("optimal" if status == cp_model.OPTIMAL else "feasible"), (modes, spilled)
 
-
-def solve_cp(model, deadline: float):
-    """CP-SAT on one worker with a fixed seed (reproducible plans), until ``deadline``."""
-    from ortools.sat.python import cp_model
-
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.05)
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = 0
-    return solver, solver.Solve(model)
 
 
 def _add_rows(model, search: _Search, m, x, target: int) -> None:
