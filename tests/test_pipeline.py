@@ -372,3 +372,15 @@ def test_cli_pipeline_errors_are_one_line(tmp_path):
         assert r.returncode == 2, r.stdout
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and needle in lines[0] and "Traceback" not in r.stderr
+
+
+def test_int8_layers_use_the_int8_compute_rate():
+    from memplan.quantize import with_dtype
+
+    graph = with_dtype(memplan.load("zoo:squeezenet"), "int8")
+    device = load_device("cortex-m7")
+    fast = build_pipeline(graph, device)
+    slow = build_pipeline(graph, replace(device, compute_macs_per_s_int8=None))
+    ratio = device.compute_macs_per_s_int8 / device.compute_macs_per_s
+    for a, b in zip(fast.layers, slow.layers):
+        assert a.t_compute == pytest.approx(b.t_compute / ratio)

@@ -15,7 +15,8 @@ fused layer stay in the processing element; only tensors between layers use the 
 ``in = latency + activation bytes / read bandwidth of the activation tier (the first writable
 tier) + latency + weight bytes * weight_reads / read bandwidth of the weight tier`` (the first
 tier that holds all the model's weights, else the last); ``compute = MACs /
-compute_macs_per_s``; ``out = latency + bytes written / write bandwidth``. A CSV
+compute_macs_per_s`` (``compute_macs_per_s_int8`` for ops writing int8); ``out = latency +
+bytes written / write bandwidth``. A CSV
 ``layer,in,compute,out`` (seconds; a blank cell keeps the model's value) overrides them.
 
 **The simulator.** A layer runs in, compute and out one after another for a batch, and
@@ -174,7 +175,9 @@ def build_pipeline(graph: Graph, device: Device, *, fused: bool = True, weight_r
         reads = list(dict.fromkeys(reads))
         writes = [t for t in inside
                   if t in graph.outputs or any(layer_of[c] != k for c in graph.consumers.get(t, ()))]
-        work = sum((op_cost(graph, op) for op in ops), OpCost(0, 0, 0, 0))
+        costs = [op_cost(graph, op) for op in ops]
+        work = sum(costs, OpCost(0, 0, 0, 0))
+        t_compute = sum(c.macs / device.macs_per_s(_out_dtype(graph, op)) for c, op in zip(costs, ops))
         read_bytes = sum(graph.tensors[t].nbytes for t in reads)
         write_bytes = sum(graph.tensors[t].nbytes for t in writes)
         t_in = act_tier.read_seconds(read_bytes) + w_tier.read_seconds(round(work.weight_bytes * weight_reads))
@@ -183,9 +186,15 @@ def build_pipeline(graph: Graph, device: Device, *, fused: bool = True, weight_r
             ops=tuple(op.name for op in ops), preds=tuple(sorted({owner[t] for t in reads if t in owner})),
             inputs=tuple(reads), outputs=tuple(writes), macs=work.macs,
             read_bytes=read_bytes, weight_bytes=work.weight_bytes, write_bytes=write_bytes, t_in=t_in,
-            t_compute=work.macs / device.compute_macs_per_s, t_out=act_tier.write_seconds(write_bytes)))
+            t_compute=t_compute, t_out=act_tier.write_seconds(write_bytes)))
     sizes = {t: graph.tensors[t].nbytes for t in graph.activations}
     return Pipeline(graph.source or graph.name, tuple(layers), sizes, graph.inputs, graph.outputs, device.name)
+
+
+def _out_dtype(graph: Graph, op) -> str:
+    """The dtype an op produces, which picks its compute rate (int8 kernels run faster)."""
+    first = next((t for t in op.outputs if t), None)
+    return graph.tensors[first].dtype if first else "float32"
 
 
 def _weight_tier(graph: Graph, device: Device):
