@@ -103,3 +103,9 @@ def test_binary_garbage_as_plan_or_device(tmp_path):
     junk.write_bytes(bytes(range(256)) * 8)
     one_line_error(run("verify", "zoo:squeezenet", "--plan", str(junk)), "junk.json")
     one_line_error(run("plan", "zoo:squeezenet", "--device", str(junk)), "junk.json")
+
+
+def test_verify_with_a_plan_for_another_model(tmp_path):
+    p = tmp_path / "dense.json"
+    assert run("plan", "zoo:alexnet", "--json", str(p)).returncode == 0
+    one_line_error(run("verify", "zoo:squeezenet", "--plan", str(p)), "does not match the graph")

@@ -122,3 +122,11 @@ def test_random_dags_plan_validly(seed, n, io):
         p = plan(g, algorithm=algorithm, io_in_arena=io)
         assert check_plan(g, p) == []
         assert p.lower_bound_bytes <= p.arena_bytes <= p.naive_bytes
+
+
+def test_validator_rejects_a_plan_made_for_another_model():
+    other = plan(memplan.load("zoo:squeezenet"))
+    g = memplan.load("zoo:alexnet")
+    findings = check_plan(g, other)
+    assert [f.kind for f in findings] == ["order"]
+    assert "does not match the graph" in findings[0].message

@@ -129,6 +129,9 @@ def check_plan(graph, plan, *, limit: int = 20) -> list[Finding]:
     proves it); tensors in different buffers live at the same step must not."""
     from ..problem import Block, Problem
 
+    mismatch = _order_mismatch(graph, plan)
+    if mismatch:
+        return [mismatch]
     spans = tensor_spans(graph, plan)
     findings: list[Finding] = []
     placed: dict[str, int] = {}
@@ -185,13 +188,29 @@ def tensor_spans(graph, plan) -> dict[str, tuple[int, int]]:
     return spans
 
 
+def _order_mismatch(graph, plan) -> Finding | None:
+    """A plan made for another model (or edited by hand) must run every op exactly once."""
+    ops = [op.name for op in graph.ops]
+    if sorted(plan.order) == sorted(ops):
+        return None
+    unknown = sorted(set(plan.order) - set(ops))
+    missing = sorted(set(ops) - set(plan.order))
+    if unknown or missing:
+        detail = f"runs unknown op {unknown[0]!r}" if unknown else f"never runs op {missing[0]!r}"
+    else:
+        detail = "runs some op more than once"
+    return Finding("order", f"the plan's order does not match the graph: it {detail}")
+
+
 def _check_weights(graph, plan) -> list[Finding]:
     findings, top = [], 0
     for w in sorted(plan.weights, key=lambda w: w.offset):
         if w.offset < top or w.offset % plan.alignment or w.offset + w.size > plan.weights_bytes:
             findings.append(Finding("weights", f"weight {w.name!r} at {w.offset} overlaps, is misaligned "
                                                f"or leaves the {plan.weights_bytes}-byte blob"))
-        if w.size != graph.tensors[w.name].nbytes:
+        if w.name not in graph.tensors:
+            findings.append(Finding("weights", f"weight {w.name!r} is not a tensor of this model"))
+        elif w.size != graph.tensors[w.name].nbytes:
             findings.append(Finding("weights", f"weight {w.name!r} has {w.size} bytes, needs {graph.tensors[w.name].nbytes}"))
         top = max(top, w.offset + w.size)
     missing = set(graph.weights) - {w.name for w in plan.weights}
