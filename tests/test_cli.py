@@ -109,3 +109,9 @@ def test_verify_with_a_plan_for_another_model(tmp_path):
     p = tmp_path / "dense.json"
     assert run("plan", "zoo:alexnet", "--json", str(p)).returncode == 0
     one_line_error(run("verify", "zoo:squeezenet", "--plan", str(p)), "does not match the graph")
+
+
+@pytest.mark.parametrize("command", ["verify", "quantize"])
+def test_onnx_only_commands_name_the_tflite_alternative(command, tmp_path):
+    args = [command, "mediapipe:hand_landmark_full"] + (["-o", str(tmp_path / "q.onnx")] if command == "quantize" else [])
+    one_line_error(run(*args), "takes an ONNX model")

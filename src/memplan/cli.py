@@ -73,6 +73,13 @@ def is_tflite(spec: str) -> bool:
     return spec.lower().endswith(".tflite") or spec.startswith("mediapipe:")
 
 
+def onnx_only(spec: str, command: str, instead: str) -> None:
+    """Commands that run onnxruntime take ONNX models; say what to use for TFLite."""
+    if is_tflite(spec):
+        raise InputError(f"{spec}: 'memplan {command}' takes an ONNX model (it runs onnxruntime); "
+                         f"for TFLite use {instead}")
+
+
 def resolve_tflite(spec: str) -> tuple[str, str]:
     """(path, display name) for a ``.tflite`` path or ``mediapipe:NAME`` (the bundled models)."""
     if spec.startswith("mediapipe:"):
@@ -253,6 +260,7 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
     from .verify.reference import randomize_weights
     from .zoo import resolve
 
+    onnx_only(model, "verify", "'memplan verify-tflm'")
     path, _ = resolve(model)
     with tempfile.TemporaryDirectory() as tmp:
         if random_weights:
@@ -335,6 +343,7 @@ def quantize_command(model, output, seed, samples, calibration, no_preprocess):
     from .quantize import fold_qdq, quantize_model, with_dtype
     from .units import format_size
 
+    onnx_only(model, "quantize", "a model that is already int8 (TFLite models usually are)")
     notes = quantize_model(model, output, seed=seed, calibration=calibration, samples=samples,
                            preprocess=not no_preprocess)
     fp32 = load_model(model)
