@@ -12,14 +12,17 @@ from typing import Callable
 
 
 def solve_cp(model, deadline: float):
-    """CP-SAT on one worker with a fixed seed (reproducible plans), until ``deadline``."""
+    """CP-SAT on one worker with a fixed seed (reproducible plans), until ``deadline``.
+    Returns (solver, status) with status "optimal" | "feasible" | "infeasible" | "unknown"."""
     from ortools.sat.python import cp_model
 
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.05)
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = 0
-    return solver, solver.Solve(model)
+    status = solver.Solve(model)
+    names = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible"}
+    return solver, names.get(status, "unknown")
 
 
 def lazy_cuts(solve: Callable, pack: Callable, capacity: int, deadline: float, max_rounds: int,

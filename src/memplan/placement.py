@@ -314,12 +314,9 @@ def _exact(search: _Search, time_limit: float, max_rounds: int) -> SpillResult:
                 model.AddHint(x[i], i in search.best[1])
         model.Minimize(objective)
         solver, status = solve_cp(model, deadline)
-        if status == cp_model.INFEASIBLE:
-            return "infeasible", None
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return "unknown", None
-        spilled = frozenset(i for i in range(n) if solver.Value(x[i]))
-        return ("optimal" if status == cp_model.OPTIMAL else "feasible"), spilled
+        if status not in ("optimal", "feasible"):
+            return status, None
+        return status, frozenset(i for i in range(n) if solver.Value(x[i]))
 
     def pack(spilled):
         _, height, _ = search.evaluate(spilled)

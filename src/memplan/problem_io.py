@@ -112,13 +112,19 @@ def solution_to_csv(problem: Problem, solution: Solution) -> str:
 # ---------------------------------------------------------------- JSON
 
 
-def problem_from_json(text: str, path: str = "<json>", *, capacity: int | None = None) -> Problem:
+def _json_document(text: str, path: str, fmt: str) -> dict:
+    """The parsed JSON object, which must say ``"format": fmt``."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-    if not isinstance(data, dict) or data.get("format") != PROBLEM_FORMAT:
-        raise InputError(f"{path}: field 'format': expected {PROBLEM_FORMAT!r}")
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise InputError(f"{path}: field 'format': expected {fmt!r}")
+    return data
+
+
+def problem_from_json(text: str, path: str = "<json>", *, capacity: int | None = None) -> Problem:
+    data = _json_document(text, path, PROBLEM_FORMAT)
     pools = _json_pools(path, data.get("pools"))
     buffers = data.get("buffers")
     if not isinstance(buffers, list):
@@ -242,12 +248,7 @@ def solution_to_json(problem: Problem, solution: Solution, **extra) -> str:
 
 
 def solution_from_json(text: str, problem: Problem, path: str = "<json>") -> Solution:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-    if not isinstance(data, dict) or data.get("format") != SOLUTION_FORMAT:
-        raise InputError(f"{path}: field 'format': expected {SOLUTION_FORMAT!r}")
+    data = _json_document(text, path, SOLUTION_FORMAT)
     offsets = data.get("offsets")
     if not isinstance(offsets, dict):
         raise InputError(f"{path}: field 'offsets': expected an object of id -> [pool, offset]")

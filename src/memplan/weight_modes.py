@@ -321,13 +321,10 @@ def _solve_relaxation(search: _Search, target: int, cuts, deadline: float):
         model.AddHint(x[i], i in best[2])
     model.Minimize(objective)
     solver, status = solve_cp(model, deadline)
-    if status == cp_model.INFEASIBLE:
-        return "infeasible", None
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return "unknown", None
+    if status not in ("optimal", "feasible"):
+        return status, None
     modes = tuple(next(k for k, v in mv.items() if solver.Value(v)) for mv in m)
-    spilled = frozenset(i for i in x if solver.Value(x[i]))
-    return ("optimal" if status == cp_model.OPTIMAL else "feasible"), (modes, spilled)
+    return status, (modes, frozenset(i for i in x if solver.Value(x[i])))
 
 
 
