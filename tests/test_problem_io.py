@@ -4,7 +4,7 @@ import json
 import pytest
 
 from memplan.alloc import solve
-from memplan.alloc_cli import alloc_command
+from memplan.cli.alloc import alloc_command
 from memplan.errors import InputError
 from memplan.problem import Block, Problem
 from memplan.problem_io import (problem_from_csv, read_problem,

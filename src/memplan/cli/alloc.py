@@ -1,4 +1,4 @@
-"""``memplan alloc``: solve a pure allocation problem file (MiniMalloc CSV or memplan JSON).
+"""`memplan alloc`: solve a pure allocation problem file (MiniMalloc CSV or memplan JSON).
 
 The heuristics place every block and the height is then compared with ``--capacity``;
 algorithms that take a capacity themselves (the exact search) get it as their target.
@@ -8,18 +8,20 @@ found; user errors raise ``MemplanError`` (the CLI prints them, exit 2).
 from __future__ import annotations
 
 import inspect
+import sys
 from dataclasses import replace
 
+import click
 from rich.console import Console
 from rich.table import Table
 
-from .alloc import get_algorithm, solve
-from .errors import InputError
-from .problem import Problem, Solution
-from .problem_io import read_problem, write_solution
-from .units import format_size, parse_size
+from ..alloc import get_algorithm, solve
+from ..errors import InputError
+from ..problem import Problem, Solution
+from ..problem_io import read_problem, write_solution
+from ..units import format_size, parse_size
+from .common import DEFAULT_ALGORITHM, DOES_NOT_FIT, FITS, _stdout, user_errors
 
-FITS, DOES_NOT_FIT = 0, 3
 POOL_AWARE = {"greedy_by_size", "greedy_by_conflicts", "hill_climb", "tflm_greedy", "best_fit"}
 
 
@@ -73,3 +75,17 @@ def summary(problem: Problem, solution: Solution, height: int | None, fits: bool
 
 def _bytes(n: int) -> str:
     return f"{n:,} B ({format_size(n)})" if n >= 1024 else f"{n} B"
+
+
+@click.command("alloc")
+@click.argument("problem_file", metavar="PROBLEM")
+@click.option("--capacity", "-c", default=None, help="Arena size to fit, e.g. 1MiB; exit 3 if the plan does not fit.")
+@click.option("--algorithm", "-a", default=DEFAULT_ALGORITHM, show_default=True, help="Offset algorithm.")
+@click.option("--output", "-o", default=None, metavar="PATH",
+              help="Write the solution: *.json (memplan.solution/1) or CSV with an offset column.")
+@click.option("--time-limit", default=10.0, show_default=True, type=float, help="Seconds for exact/best.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed for randomised algorithms.")
+@user_errors
+def alloc_cli_command(problem_file, capacity, algorithm, output, time_limit, seed):
+    """Assign offsets for PROBLEM: MiniMalloc CSV (id,lower,upper,size) or memplan.problem/1 JSON."""
+    sys.exit(alloc_command(problem_file, capacity, algorithm, output, time_limit, seed, console=_stdout()))

@@ -1,0 +1,140 @@
+"""What every command shares: one-line errors and exit codes, model loading, the planning options."""
+from __future__ import annotations
+
+import sys
+from functools import wraps
+
+import click
+from rich.console import Console
+
+from ..errors import InputError, MemplanError
+
+FITS, VERIFY_FAILED, ERROR, DOES_NOT_FIT = 0, 1, 2, 3
+DEFAULT_ALGORITHM = "best"
+
+
+def _stdout() -> Console:
+    return Console(soft_wrap=False, width=max(Console().width, 120))
+
+
+def fail(message: str, code: int = ERROR):
+    click.echo(f"memplan: error: {message}", err=True)
+    sys.exit(code)
+
+
+def user_errors(fn):
+    """Turn MemplanError into a one-line message and a non-zero exit."""
+
+    @wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MemplanError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+
+    return run
+
+
+def parse_input_shapes(values: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    shapes = {}
+    for text in values:
+        name, sep, dims = text.rpartition("=")
+        try:
+            shape = tuple(int(d) for d in dims.replace("x", ",").split(",") if d.strip())
+        except ValueError:
+            shape = ()
+        if not sep or not name or not shape or any(d <= 0 for d in shape):
+            raise InputError(f"--input-shape {text!r}: write NAME=D1,D2,... with positive integers, "
+                             f"e.g. data=1,3,224,224")
+        shapes[name] = shape
+    return shapes
+
+
+def load_model(spec: str, input_shapes: tuple[str, ...] = ()):
+    from ..onnx_import import load
+    from ..zoo import resolve
+
+    path, name = resolve_tflite(spec) if is_tflite(spec) else resolve(spec)
+    if is_tflite(path):
+        from ..tflite_import import load as load_tflite
+
+        return load_tflite(path, input_shapes=parse_input_shapes(input_shapes), name=name)
+    return load(path, input_shapes=parse_input_shapes(input_shapes), name=name)
+
+
+def is_tflite(spec: str) -> bool:
+    return spec.lower().endswith(".tflite") or spec.startswith("mediapipe:")
+
+
+def onnx_only(spec: str, command: str, instead: str) -> None:
+    """Commands that run onnxruntime take ONNX models; say what to use for TFLite."""
+    if is_tflite(spec):
+        raise InputError(f"{spec}: 'memplan {command}' takes an ONNX model (it runs onnxruntime); "
+                         f"for TFLite use {instead}")
+
+
+def resolve_tflite(spec: str) -> tuple[str, str]:
+    """(path, display name) for a ``.tflite`` path or ``mediapipe:NAME`` (the bundled models)."""
+    if spec.startswith("mediapipe:"):
+        from ..mediapipe import model_path
+
+        return model_path(spec.removeprefix("mediapipe:")), spec
+    return spec, spec
+
+
+def plan_options(fn):
+    """Options every command that plans a model shares."""
+    from ..alloc import ALGORITHMS
+    from ..schedule import SCHEDULERS
+
+    options = [
+        click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D1,D2,..",
+                     help="Fix a dynamic input shape, e.g. data=1,3,224,224 (repeatable)."),
+        click.option("--algorithm", "-a", default=DEFAULT_ALGORITHM, show_default=True,
+                     help=f"Offset algorithm: {', '.join(ALGORITHMS)}."),
+        click.option("--order", default="heuristic", show_default=True,
+                     help=f"Execution order: {', '.join(SCHEDULERS)} (exact: provably minimal peak, "
+                          f"within --time-limit)."),
+        click.option("--share/--no-share", default=True, show_default=True, expose_value=False,
+                     callback=_sharing_option, help="Buffer sharing at all (the three rules below)."),
+        click.option("--views/--no-views", default=True, show_default=True, expose_value=False,
+                     callback=_sharing_option, help="Reshape/Flatten/Squeeze/Identity/Dropout share their input."),
+        click.option("--inplace/--no-inplace", default=True, show_default=True, expose_value=False,
+                     callback=_sharing_option, help="Elementwise ops write over an input that dies there."),
+        click.option("--concat/--no-concat", default=True, show_default=True, expose_value=False,
+                     callback=_sharing_option, help="Concat built in place by its producers."),
+        click.option("--alignment", default=16, show_default=True, type=int, help="Byte alignment of every buffer."),
+        click.option("--io-in-arena/--io-outside-arena", default=True, show_default=True,
+                     help="Whether graph inputs and outputs live in the arena (as in TFLite Micro)."),
+        click.option("--time-limit", default=10.0, show_default=True, type=click.FloatRange(min=0),
+                     help="Seconds the exact/best allocators may search."),
+        click.option("--seed", default=0, show_default=True, type=int, help="Seed for randomised algorithms."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _sharing_option(ctx, param, value):
+    """The sharing switches go to ``ctx.meta`` so every planning command gets them unchanged."""
+    ctx.meta.setdefault("memplan.sharing", {})[param.name] = value
+
+
+def sharing_from_context():
+    from ..lifetimes import Sharing
+
+    ctx = click.get_current_context(silent=True)
+    chosen = ctx.meta.get("memplan.sharing", {}) if ctx is not None else {}
+    if not chosen.get("share", True):
+        return Sharing.off()
+    return Sharing(chosen.get("views", True), chosen.get("inplace", True), chosen.get("concat", True))
+
+
+def make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed):
+    from ..planner import plan
+
+    return plan(graph, algorithm=algorithm, alignment=alignment, order=order, io_in_arena=io_in_arena,
+                model=model, sharing=sharing_from_context(), order_options={"time_limit": time_limit},
+                time_limit=time_limit, seed=seed)

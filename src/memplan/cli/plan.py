@@ -1,0 +1,80 @@
+"""`memplan plan`: plan a model, report it, place it on a device."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .common import DOES_NOT_FIT, _stdout, load_model, make_plan, plan_options, user_errors
+
+
+@click.command("plan")
+@click.argument("model")
+@plan_options
+@click.option("--budget", default=None, help="Arena budget, e.g. 2MiB; exit 3 if the arena does not fit.")
+@click.option("--json", "json_path", default=None, metavar="PATH", help="Write the plan JSON here.")
+@click.option("--picture", default=None, metavar="PATH", help="Draw the memory layout (.png or .svg).")
+@click.option("--steps", is_flag=True, help="Also print one row per step (TFLM-style memory picture).")
+@click.option("--device", default=None, metavar="NAME|PATH",
+              help="Place the plan on a device's memory tiers (n64, l2-2mib, l2-4mib, cortex-m7, or a .toml); "
+                   "exit 3 if it does not fit.")
+@click.option("--dtype", default=None, type=click.Choice(["int8", "int16", "fp16", "fp32"]),
+              help="What-if: every float tensor (activations and weights) at this width.")
+@click.option("--weights", "weight_mode", default="auto", show_default=True,
+              type=click.Choice(["auto", "resident", "stream", "in-place"]),
+              help="With --device: weights resident in RAM, streamed before each layer, or read in place; "
+                   "auto chooses per weight tensor.")
+@click.option("--objective", default="bytes", show_default=True, type=click.Choice(["bytes", "time"]),
+              help="With --device: what spilling minimises.")
+@user_errors
+def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
+                 budget, json_path, picture, steps, device, dtype, weight_mode, objective):
+    """Plan MODEL (an .onnx path or zoo:NAME) and print the report."""
+    from ..report.text import step_picture, summary_table
+    from ..units import parse_size
+
+    budget_bytes = parse_size(budget) if budget is not None else None
+    target = None
+    if device is not None:
+        from ..devices import load_device
+
+        target = load_device(device)
+    graph = load_model(model, input_shapes)
+    if dtype is not None:
+        from ..quantize import with_dtype
+
+        graph = with_dtype(graph, dtype)
+    result = make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
+    if json_path:
+        from ..report.plan_json import write_plan
+
+        write_plan(result, json_path)
+    if picture:
+        from ..report.picture import memory_figure, save_figure
+
+        save_figure(memory_figure(result, graph), picture)
+    out = _stdout()
+    out.print(summary_table(result, graph, budget_bytes))
+    if steps:
+        out.print(step_picture(result), highlight=False, markup=False)
+    if target is not None:
+        tiered = place_on_device(graph, result, target, weight_mode, objective, time_limit)
+        if not tiered.fits:
+            sys.exit(DOES_NOT_FIT)
+    if budget_bytes is not None and result.arena_bytes > budget_bytes:
+        sys.exit(DOES_NOT_FIT)
+
+
+def place_on_device(graph, result, device, weight_mode, objective, time_limit):
+    """Tiered placement and its report; a one-line stderr message when it does not fit."""
+    from ..placement import place, step_macs
+    from ..report.tiers import shortfall_message, tier_tables
+
+    tiered = place(graph, result, device, weights=weight_mode, objective=objective, time_limit=min(time_limit, 6.0),
+                   macs=step_macs(graph, result))
+    out = _stdout()
+    for table in tier_tables(tiered):
+        out.print(table)
+    if not tiered.fits:
+        click.echo(f"memplan: {result.model} does not fit {device.name}: {shortfall_message(tiered)}", err=True)
+    return tiered
