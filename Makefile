@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
-	$(BIN)/python -m memplan.mediapipe fetch
+	$(BIN)/python -m memplan.graph.mediapipe fetch
 	$(BIN)/python -m memplan.alloc
 	touch $(STAMP)
 
@@ -19,9 +19,11 @@ run: $(STAMP)
 	$(BIN)/memplan plan zoo:resnet50 --json out/resnet50.plan.json --picture out/resnet50.png
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -m "not slow"
 
 test-all: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -18,12 +18,13 @@ import tempfile
 import time
 
 import memplan
-from memplan.devices import load_device
-from memplan.placement import place, step_macs
-from memplan.quantize import fold_qdq, quantize_model, with_dtype
+from memplan.tiers.devices import load_device
+from memplan.tiers.placement import place
+from memplan.tiers.traffic import step_macs
+from memplan.graph.quantize import fold_qdq, quantize_model, with_dtype
 from memplan.study import default_settings, markdown, run_study
 from memplan.units import format_size, parse_size
-from memplan.zoo import MODELS
+from memplan.graph.zoo import MODELS
 
 DEVICES = ("n64", "cortex-m7", "l2-2mib", "l2-4mib")
 

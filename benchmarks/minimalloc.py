@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(ROOT, "src"))
 from memplan.alloc import ALGORITHMS, solve  # noqa: E402
 from memplan.alloc.bounds import lower_bound  # noqa: E402
 from memplan.alloc.exact import warm_up  # noqa: E402
-from memplan.problem_io import read_problem  # noqa: E402
+from memplan.formats.problem_files import read_problem  # noqa: E402
 
 HEURISTICS = [name for name in ALGORITHMS if name not in ("exact", "best", "naive")]
 

@@ -15,10 +15,10 @@ import argparse
 import time
 
 import memplan
-from memplan.lifetimes import MemoryModel, Sharing
+from memplan.memory_model import MemoryModel, Sharing
 from memplan.planner import plan
-from memplan.schedule import order_and_storage, schedule
-from memplan.zoo import MODELS
+from memplan.order.schedule import order_and_storage, schedule
+from memplan.graph.zoo import MODELS
 
 SHARINGS = {"none": Sharing.off(), "v+i": Sharing(True, True, False), "all": Sharing()}
 
@@ -67,7 +67,7 @@ def main(argv=None):
         for name in MODELS:
             row(name, memplan.load(f"zoo:{name}"), args.time_limit, algorithms)
     if args.generated or args.only_generated:
-        from memplan.models import load_generated
+        from memplan.graph.generators import load_generated
 
         cases = [("randwire", dict(nodes=16, seed=s)) for s in range(3)]
         cases += [("randwire", dict(nodes=24, seed=s)) for s in range(5)]

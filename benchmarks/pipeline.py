@@ -16,11 +16,12 @@ import tempfile
 import time
 
 import memplan
-from memplan.devices import load_device
-from memplan.pipeline import build_pipeline, full_rate_depth, simulate, stats
-from memplan.pipeline_balance import balance, even_split
-from memplan.pipeline_memory import depth_table, parse_depths
-from memplan.pipeline_models import write_residual28
+from memplan.tiers.devices import load_device
+from memplan.pipeline.simulate import build_pipeline, full_rate_depth, stats
+from memplan.pipeline.simulate import simulate
+from memplan.pipeline.balance import balance, even_split
+from memplan.pipeline.memory import depth_table, parse_depths
+from memplan.pipeline.models import write_residual28
 from memplan.report.pipeline_text import fmt_time
 
 

@@ -15,7 +15,7 @@ import time
 import memplan
 from memplan.alloc import ALGORITHMS
 from memplan.planner import plan
-from memplan.zoo import MODELS
+from memplan.graph.zoo import MODELS
 
 
 def timed(fn, repeat):

@@ -76,7 +76,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     problem, build = timed(transformer_instance, args.buffers)
     if args.csv:
-        from memplan.problem_io import write_problem
+        from memplan.formats.problem_files import write_problem
 
         write_problem(args.csv, problem)
     lb, lb_s = timed(lower_bound, problem)

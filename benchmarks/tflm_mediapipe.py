@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from memplan import mediapipe, tflm
+from memplan.graph import mediapipe
+from memplan.formats import tflm
 from memplan.planner import plan
 
 

@@ -17,7 +17,7 @@ import tempfile
 import memplan
 from memplan.verify.prove import prove
 from memplan.verify.reference import randomize_weights
-from memplan.zoo import MODELS, zoo_path
+from memplan.graph.zoo import MODELS, zoo_path
 
 
 def main(argv=None):

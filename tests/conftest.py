@@ -1,4 +1,8 @@
 import os
+import sys
+
+# Test modules in subfolders import the shared builders (helpers, tflite_models) from here.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from hypothesis import HealthCheck, settings
 

@@ -54,7 +54,7 @@ def branch_model(large=64, medium=32, small=8, hw=8):
 
 def random_graph(rng: np.random.Generator, n_ops: int = 12, max_inputs: int = 3):
     """A random DAG of generic ops over fp32 tensors of random sizes, as a memplan Graph."""
-    from memplan.ir import Graph, Op, Tensor
+    from memplan.graph.ir import Graph, Op, Tensor
 
     tensors = {"x": Tensor("x", (int(rng.integers(1, 64)),), "float32", "input")}
     produced = ["x"]

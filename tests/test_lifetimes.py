@@ -1,8 +1,8 @@
 import numpy as np
 
 from memplan.lifetimes import buffers, tensor_intervals
-from memplan.onnx_import import load
-from memplan.schedule import Schedule, file_order
+from memplan.graph.onnx import load
+from memplan.order.schedule import Schedule, file_order
 
 from helpers import branch_model, chain_model, random_graph, save
 

@@ -6,11 +6,11 @@ from hypothesis import given, strategies as st
 
 import memplan
 from memplan.errors import PlanError
-from memplan.lifetimes import Sharing
+from memplan.memory_model import Sharing
 from memplan.planner import plan
-from memplan.report.plan_json import plan_to_dict, read_plan, write_plan
+from memplan.formats.plan_json import plan_to_dict, read_plan, write_plan
 from memplan.verify.check import check_plan
-from memplan.zoo import MODELS
+from memplan.graph.zoo import MODELS
 
 from helpers import chain_model, random_graph, save
 

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 import memplan
-from memplan.ir import Graph, Op, Tensor
-from memplan.lifetimes import MemoryModel, Sharing, buffers
+from memplan.graph.ir import Graph, Op, Tensor
+from memplan.memory_model import MemoryModel, Sharing
+from memplan.lifetimes import buffers
 from memplan.planner import plan
-from memplan.schedule import Schedule, file_order
+from memplan.order.schedule import Schedule, file_order
 from memplan.verify.check import check_plan
 
 
@@ -129,8 +130,8 @@ def _small_models():
 @pytest.mark.parametrize("order", ["file", "heuristic", "exact"])
 @pytest.mark.parametrize("name,params", _small_models())
 def test_sharing_never_changes_results(tmp_path, name, params, order):
-    arena_exec = pytest.importorskip("memplan.verify.arena_exec")
-    from memplan.models import write
+    arena_exec = pytest.importorskip("memplan.verify.executor")
+    from memplan.graph.generators import write
     from memplan.verify.reference import make_inputs, reference_outputs
 
     path = write(name, str(tmp_path / f"{name}.onnx"), seed=1, **params)
@@ -146,9 +147,9 @@ def test_sharing_never_changes_results(tmp_path, name, params, order):
 
 
 def test_shared_zoo_plan_runs_like_onnxruntime():
-    arena_exec = pytest.importorskip("memplan.verify.arena_exec")
+    arena_exec = pytest.importorskip("memplan.verify.executor")
     from memplan.verify.reference import make_inputs, reference_outputs
-    from memplan.zoo import zoo_path
+    from memplan.graph.zoo import zoo_path
 
     g = memplan.load("zoo:squeezenet")
     p = plan(g)

@@ -67,7 +67,7 @@ def test_real_int8_stage(tmp_path):
     import dataclasses
 
     from memplan.planner import plan
-    from memplan.quantize import fold_qdq, quantize_model
+    from memplan.graph.quantize import fold_qdq, quantize_model
 
     import memplan
 

@@ -1,10 +1,16 @@
 """Small .tflite models built in the tests with the schema's object API (tflite-micro's)."""
 from __future__ import annotations
 
+import os
+
+import pytest
+
+from memplan.errors import ModelError
+
 import numpy as np
 
-from memplan.tflite_import import schema
-from memplan.tflm import to_bytes
+from memplan.graph.tflite import schema
+from memplan.formats.tflm import to_bytes
 
 OPTIONS = {  # opcode -> (BuiltinOptions member, options class name)
     "ADD": ("AddOptions", "AddOptionsT"),
@@ -129,3 +135,15 @@ def _graph(sizes, edges, rng) -> bytes:
             ops.append(("ADD", [len(tensors) - 2, index[srcs[1]]], [len(tensors) - 1], None))
         index[name] = len(tensors) - 1
     return build(tensors, ops, [0], [index[edges[-1][0]]])
+
+
+def mediapipe_or_skip(name):
+    """The models come from `make` (python -m memplan.graph.mediapipe fetch); CI must have them."""
+    from memplan.graph import mediapipe
+
+    try:
+        return mediapipe.model_path(name)
+    except ModelError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))

@@ -8,23 +8,23 @@
 from __future__ import annotations
 
 from .errors import InputError, MemplanError, ModelError, PlanError
-from .ir import Graph, Op, Tensor
+from .graph.ir import Graph, Op, Tensor
 from .planner import Plan, plan
 from .problem import Block, Problem, Solution
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def load(model: str, *, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
     """Read an ONNX file (or ``zoo:NAME``), a ``.tflite`` file (or ``mediapipe:NAME``) into a
     Graph with static shapes."""
-    from .onnx_import import load as load_onnx
-    from .zoo import resolve
+    from .graph.onnx import load as load_onnx
+    from .graph.zoo import resolve
 
     model = str(model)
     if model.lower().endswith(".tflite") or model.startswith("mediapipe:"):
-        from .mediapipe import model_path
-        from .tflite_import import load as load_tflite
+        from .graph.mediapipe import model_path
+        from .graph.tflite import load as load_tflite
 
         path = model_path(model.removeprefix("mediapipe:")) if model.startswith("mediapipe:") else model
         return load_tflite(path, input_shapes=input_shapes, name=model)

@@ -10,12 +10,13 @@ from functools import cached_property
 from typing import Mapping
 
 from . import alloc
-from .alloc.common import align_up
+from .units import align_up
 from .errors import PlanError
-from .ir import Graph
-from .lifetimes import Buffer, MemoryModel, Sharing, buffers as make_buffers
+from .graph.ir import Graph
+from .lifetimes import Buffer, buffers as make_buffers
+from .memory_model import MemoryModel, Sharing
 from .problem import Block, Problem
-from .schedule import Schedule, order_and_storage
+from .order.schedule import Schedule, order_and_storage
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def default_settings(time_limit: float = 10.0, alignment: int = 16, *, real_int8
     """What the installed memplan offers: `best` allocator, `heuristic` order, sharing."""
     from .alloc import ALGORITHMS
     from .planner import plan
-    from .schedule import SCHEDULERS
+    from .order.schedule import SCHEDULERS
 
     algorithm = "best" if "best" in ALGORITHMS else "greedy_by_size"
     order = "heuristic" if "heuristic" in SCHEDULERS else "file"
@@ -95,7 +95,7 @@ def _plan(graph, settings: StudySettings, *, algorithm: str, order: str, sharing
     accepted = inspect.signature(get_algorithm(algorithm)).parameters
     options = {"time_limit": settings.time_limit} if "time_limit" in accepted else {}
     if "sharing" in inspect.signature(plan).parameters:  # explicit: the planner's default may share
-        from .lifetimes import Sharing
+        from .memory_model import Sharing
 
         options["sharing"] = Sharing() if sharing else Sharing.off()
     if "order_options" in inspect.signature(plan).parameters:
@@ -109,7 +109,7 @@ def study_model(spec: str, settings: StudySettings) -> StudyRow:
 
     from . import load
     from .errors import MemplanError
-    from .quantize import with_dtype
+    from .graph.quantize import with_dtype
 
     start = time.perf_counter()
     arenas, bounds = {}, {}
@@ -148,7 +148,7 @@ def _real_int8(spec: str, settings: StudySettings, order: str):
     import time
 
     from . import load
-    from .quantize import fold_qdq, quantize_model
+    from .graph.quantize import fold_qdq, quantize_model
 
     with tempfile.TemporaryDirectory(prefix="memplan-study-") as tmp:
         out = os.path.join(tmp, "int8.onnx")

@@ -32,3 +32,8 @@ def format_size(n: int) -> str:
         if abs(n) >= scale:
             return f"{n / scale:.2f} {unit}"
     return f"{n} B"
+
+
+def align_up(value: int, alignment: int) -> int:
+    """``value`` rounded up to a multiple of ``alignment`` (1 or 0: unchanged)."""
+    return -(-value // alignment) * alignment if alignment > 1 else value

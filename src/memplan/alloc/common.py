@@ -1,6 +1,6 @@
 """Small helpers shared by the allocators."""
 from __future__ import annotations
 
+from ..units import align_up
 
-def align_up(value: int, alignment: int) -> int:
-    return -(-value // alignment) * alignment if alignment > 1 else value
+__all__ = ["align_up"]

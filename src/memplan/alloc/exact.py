@@ -44,7 +44,7 @@ from ..errors import PlanError
 from ..problem import Problem, Solution
 from . import exact_search as ks
 from .bounds import lower_bound
-from .common import align_up
+from ..units import align_up
 
 # MiniMalloc's default static orders: W = lifetime width, A = area, T = largest section total.
 PREORDERS = ("WAT", "TAW", "TWA")

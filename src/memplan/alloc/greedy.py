@@ -74,7 +74,7 @@ import numpy as np
 
 from ..errors import PlanError
 from ..problem import Problem, Solution
-from .common import align_up
+from ..units import align_up
 
 # ---------------------------------------------------------------- orders (sort keys)
 

@@ -3,7 +3,7 @@ reference every other allocator is measured against."""
 from __future__ import annotations
 
 from ..problem import Problem, Solution
-from .common import align_up
+from ..units import align_up
 
 
 def naive(problem: Problem) -> Solution:

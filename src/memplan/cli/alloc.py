@@ -18,7 +18,7 @@ from rich.table import Table
 from ..alloc import get_algorithm, solve
 from ..errors import InputError
 from ..problem import Problem, Solution
-from ..problem_io import read_problem, write_solution
+from ..formats.problem_files import read_problem, write_solution
 from ..units import format_size, parse_size
 from .common import DEFAULT_ALGORITHM, DOES_NOT_FIT, FITS, _stdout, user_errors
 

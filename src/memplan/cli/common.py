@@ -53,12 +53,12 @@ def parse_input_shapes(values: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
 
 
 def load_model(spec: str, input_shapes: tuple[str, ...] = ()):
-    from ..onnx_import import load
-    from ..zoo import resolve
+    from ..graph.onnx import load
+    from ..graph.zoo import resolve
 
     path, name = resolve_tflite(spec) if is_tflite(spec) else resolve(spec)
     if is_tflite(path):
-        from ..tflite_import import load as load_tflite
+        from ..graph.tflite import load as load_tflite
 
         return load_tflite(path, input_shapes=parse_input_shapes(input_shapes), name=name)
     return load(path, input_shapes=parse_input_shapes(input_shapes), name=name)
@@ -78,7 +78,7 @@ def onnx_only(spec: str, command: str, instead: str) -> None:
 def resolve_tflite(spec: str) -> tuple[str, str]:
     """(path, display name) for a ``.tflite`` path or ``mediapipe:NAME`` (the bundled models)."""
     if spec.startswith("mediapipe:"):
-        from ..mediapipe import model_path
+        from ..graph.mediapipe import model_path
 
         return model_path(spec.removeprefix("mediapipe:")), spec
     return spec, spec
@@ -87,7 +87,7 @@ def resolve_tflite(spec: str) -> tuple[str, str]:
 def plan_options(fn):
     """Options every command that plans a model shares."""
     from ..alloc import ALGORITHMS
-    from ..schedule import SCHEDULERS
+    from ..order.schedule import SCHEDULERS
 
     options = [
         click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D1,D2,..",
@@ -123,7 +123,7 @@ def _sharing_option(ctx, param, value):
 
 
 def sharing_from_context():
-    from ..lifetimes import Sharing
+    from ..memory_model import Sharing
 
     ctx = click.get_current_context(silent=True)
     chosen = ctx.meta.get("memplan.sharing", {}) if ctx is not None else {}

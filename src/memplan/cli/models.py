@@ -12,9 +12,9 @@ def zoo_command():
     """List the real model-zoo graphs shipped inside the installed onnx wheel."""
     from rich.table import Table
 
-    from ..onnx_import import load
+    from ..graph.onnx import load
     from ..units import format_size
-    from ..zoo import MODELS, zoo_path
+    from ..graph.zoo import MODELS, zoo_path
 
     table = Table(title="model zoo (inside the onnx wheel; use as zoo:NAME)", title_justify="left")
     for col in ("name", "nodes", "runtime ops", "weights", "activations"):
@@ -41,7 +41,7 @@ def quantize_command(model, output, seed, samples, calibration, no_preprocess):
     from rich.table import Table
 
     from ..planner import plan
-    from ..quantize import fold_qdq, quantize_model, with_dtype
+    from ..graph.quantize import fold_qdq, quantize_model, with_dtype
     from ..units import format_size
 
     onnx_only(model, "quantize", "a model that is already int8 (TFLite models usually are)")

@@ -39,11 +39,11 @@ def pipeline_command(model, input_shapes, device, batches, depth, backlog, stage
     import os
     import time
 
-    from ..devices import load_device
+    from ..tiers.devices import load_device
     from ..errors import PlanError
-    from ..pipeline import apply_overrides, build_pipeline, read_overrides, simulate, stats
-    from ..pipeline_balance import balance, even_split, merge_stages, one_per_layer
-    from ..pipeline_memory import ALGORITHM, depth_table, parse_depths
+    from ..pipeline.simulate import apply_overrides, build_pipeline, read_overrides, simulate, stats
+    from ..pipeline.balance import balance, even_split, merge_stages, one_per_layer
+    from ..pipeline.memory import ALGORITHM, depth_table, parse_depths
     from ..report import pipeline_text as text
     from ..units import parse_size
 

@@ -36,17 +36,17 @@ def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
     budget_bytes = parse_size(budget) if budget is not None else None
     target = None
     if device is not None:
-        from ..devices import load_device
+        from ..tiers.devices import load_device
 
         target = load_device(device)
     graph = load_model(model, input_shapes)
     if dtype is not None:
-        from ..quantize import with_dtype
+        from ..graph.quantize import with_dtype
 
         graph = with_dtype(graph, dtype)
     result = make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
     if json_path:
-        from ..report.plan_json import write_plan
+        from ..formats.plan_json import write_plan
 
         write_plan(result, json_path)
     if picture:
@@ -67,7 +67,8 @@ def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
 
 def place_on_device(graph, result, device, weight_mode, objective, time_limit):
     """Tiered placement and its report; a one-line stderr message when it does not fit."""
-    from ..placement import place, step_macs
+    from ..tiers.placement import place
+    from ..tiers.traffic import step_macs
     from ..report.tiers import shortfall_message, tier_tables
 
     tiered = place(graph, result, device, weights=weight_mode, objective=objective, time_limit=min(time_limit, 6.0),

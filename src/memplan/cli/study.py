@@ -33,7 +33,7 @@ def study_command(models, budgets, csv_path, jobs, algorithm, time_limit, real_i
     from ..fileio import write_atomic
     from ..study import cell, default_settings, run_study, shares, to_csv
     from ..units import format_size, parse_size
-    from ..zoo import MODELS
+    from ..graph.zoo import MODELS
 
     sizes = [parse_size(b) for b in budgets.split(",") if b.strip()]
     if not sizes:

@@ -23,14 +23,14 @@ def tflm_plan_options(fn):
 def tflm_model(spec: str, fold: bool, input_shapes: tuple[str, ...] = ()):
     """The model's bytes (folded for TFLM if asked) and its parsed form."""
     from ..errors import ModelError
-    from ..tflm import fold_fp16_dequantize, load_bytes
+    from ..formats.tflm import fold_fp16_dequantize, load_bytes
 
     if not is_tflite(spec):
         raise ModelError(f"{spec}: TFLite Micro commands need a .tflite model (or mediapipe:NAME)")
     if input_shapes:
         raise ModelError(f"{spec}: --input-shape does not apply to .tflite models: their shapes are fixed in the file")
     path, name = resolve_tflite(spec)
-    from ..tflite_import import read_model  # clear errors for a missing or unreadable file
+    from ..graph.tflite import read_model  # clear errors for a missing or unreadable file
 
     read_model(path)
     with open(path, "rb") as f:
@@ -61,7 +61,7 @@ def export_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_
     """Write MODEL (.tflite) with memplan's plan as TFLite Micro's offline plan
     (OfflineMemoryAllocation metadata; operators rewritten in the plan's order if it differs)."""
     from ..fileio import write_atomic
-    from ..tflm import export_model
+    from ..formats.tflm import export_model
     from ..units import format_size
 
     data, tfl = tflm_model(model, fold, input_shapes)
@@ -69,7 +69,7 @@ def export_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_
     planned = export_model(tfl, result)
     write_atomic(output, planned)
     if json_path:
-        from ..report.plan_json import write_plan
+        from ..formats.plan_json import write_plan
 
         write_plan(result, json_path)
     reordered = list(result.order) != [op.name for op in tfl.graph.ops]
@@ -91,7 +91,7 @@ def verify_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_
     offline plan — and compare outputs (exactly) and arena heads. Exit 1 if outputs differ."""
     from rich.table import Table
 
-    from ..tflm import export_model, verify
+    from ..formats.tflm import export_model, verify
     from ..units import parse_size
 
     data, tfl = tflm_model(model, fold, input_shapes)
@@ -122,7 +122,7 @@ def emit_c_command(plan_json, output, prefix):
     """Write PLAN_JSON (from `memplan plan --json`) as a C header: arena size, alignment, per-tensor
     offsets and the weights layout as constants and tables."""
     from ..fileio import write_atomic
-    from ..report.c_header import c_header, default_prefix
-    from ..report.plan_json import read_plan
+    from ..formats.c_header import c_header, default_prefix
+    from ..formats.plan_json import read_plan
 
     write_atomic(output, c_header(read_plan(plan_json), prefix or default_prefix(output)))

@@ -25,11 +25,11 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
     """Run MODEL inside its planned arena and compare with onnxruntime (exit 0 only if they match)."""
     import tempfile
 
-    from ..verify.arena_exec import corrupt as corrupt_plan
+    from ..verify.executor import corrupt as corrupt_plan
     from ..verify.check import check_plan
     from ..verify.prove import prove
     from ..verify.reference import randomize_weights
-    from ..zoo import resolve
+    from ..graph.zoo import resolve
 
     onnx_only(model, "verify", "'memplan verify-tflm'")
     path, _ = resolve(model)
@@ -38,7 +38,7 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
             path = randomize_weights(path, os.path.join(tmp, "random.onnx"), seed)
         graph = load_model(path, input_shapes)
         if plan_path:
-            from ..report.plan_json import read_plan
+            from ..formats.plan_json import read_plan
 
             result = read_plan(plan_path)
             findings = check_plan(graph, result)

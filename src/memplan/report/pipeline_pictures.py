@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ..pipeline import Timeline
+from ..pipeline.simulate import Timeline
 from ..units import format_size
 from .picture import _pyplot, save_figure  # noqa: F401  (save_figure is part of this API)
 

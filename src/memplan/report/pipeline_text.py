@@ -1,9 +1,9 @@
 """Text and JSON reports of a pipeline run. The ``*_rows`` functions are pure (lists of
 plain values, for tests); the ``*_table`` functions wrap them in rich Tables.
 
-JSON (``memplan.pipeline/1``; times in seconds, sizes in bytes)::
+JSON (``memplan.pipeline.simulate/1``; times in seconds, sizes in bytes)::
 
-    {"format": "memplan.pipeline/1", "model": ..., "device": ...,
+    {"format": "memplan.pipeline.simulate/1", "model": ..., "device": ...,
      "layers": [{"name", "kind", "ops", "macs", "read_bytes", "weight_bytes", "write_bytes",
                  "in", "compute", "out", "interval", "utilisation"}],
      "simulation": {"batches", "depth", "pace", "interval", "throughput", "first_latency",
@@ -19,7 +19,7 @@ import json
 
 from rich.table import Table
 
-from ..pipeline import Stats, Timeline, full_rate_depth, gpipe_bubble
+from ..pipeline.simulate import Stats, Timeline, full_rate_depth, gpipe_bubble
 from ..units import format_size
 
 
@@ -134,7 +134,7 @@ def pipeline_json(tl: Timeline, st: Stats, *, seconds: float | None = None, part
            "makespan": st.makespan, "bottleneck": st.bottleneck, "bubble": st.bubble,
            "closed_interval": st.closed_interval, "closed_latency": st.closed_latency,
            "closed_makespan": st.closed_makespan, "seconds": seconds}
-    data = {"format": "memplan.pipeline/1", "model": tl.pipe.name, "device": tl.pipe.device,
+    data = {"format": "memplan.pipeline.simulate/1", "model": tl.pipe.name, "device": tl.pipe.device,
             "layers": layer_rows(tl, st), "simulation": sim}
     if partitions:
         data["partitions"] = partition_rows(partitions)

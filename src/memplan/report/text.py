@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from ..ir import Graph
+from ..graph.ir import Graph
 from ..planner import Plan
 from ..units import format_size
 

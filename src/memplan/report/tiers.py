@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from ..placement import TieredPlan
+from ..tiers.placement import TieredPlan
 from ..units import format_size
 
 

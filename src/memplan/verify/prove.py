@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arena_exec import run_in_arena
+from .executor import run_in_arena
 from .reference import make_inputs, reference_outputs
 
 

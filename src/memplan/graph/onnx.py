@@ -1,0 +1,326 @@
+"""ONNX -> Graph. The only module that imports ``onnx``.
+
+Steps: read the file (clear errors for a missing, non-ONNX or truncated file), apply
+``--input-shape`` overrides, run ONNX shape inference (with data propagation, so shapes
+computed by ``Shape -> Gather -> Concat`` chains resolve), then split the nodes into
+*constant* ops — every input a weight, no randomness, or a ``Shape``/``Size`` of a tensor
+whose shape is static — whose outputs become weights, and *runtime* ops. Every tensor a
+runtime op touches must have a static, non-empty shape, or the import fails naming it.
+
+Unnamed nodes get the stable name ``<OpType>_<index in file>``; a duplicate name gets
+``__<k>`` appended. Outputs after the first that nothing reads (Dropout's mask, MaxPool's
+indices) are dropped (``""``): they cost nothing.
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+import numpy as np
+
+from ..errors import ModelError
+from .ir import DTYPE_BITS, Graph, Op, Tensor, tensor_kind, tensor_nbytes
+
+RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
+                        "Multinomial", "Bernoulli"})
+SHAPE_OPS = frozenset({"Shape", "Size"})
+
+
+def load(path: str | os.PathLike, *, input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+         name: str | None = None) -> Graph:
+    """Read an ONNX file into a `Graph` with static shapes."""
+    model = _read_model(str(path))
+    return from_model(model, input_shapes=input_shapes, source=name or str(path))
+
+
+def _read_model(path: str):
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    if not os.path.exists(path):
+        raise ModelError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise ModelError(f"{path}: is a directory, not an ONNX file")
+    try:
+        model = onnx.load(path, load_external_data=True)
+    except (DecodeError, ValueError, RuntimeError, OSError, TypeError) as exc:
+        raise ModelError(f"{path}: not a readable ONNX model ({_short(exc)})") from None
+    if not model.graph.node and not model.graph.output:
+        raise ModelError(f"{path}: not an ONNX model (no graph found)")
+    return model
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:160]
+
+
+def from_model(model, *, input_shapes=None, source: str = "<model>") -> Graph:
+
+    model = _with_input_shapes(model, input_shapes or {}, source)
+    inferred = _infer_shapes(model, source)
+    g = model.graph
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    initializers = {t.name: t for t in g.initializer}
+    infos = _value_infos(g, inferred)
+    ops = _ops(g, source)
+    weight_names, const_ops, runtime_ops = _split_constants(ops, set(initializers), infos)
+    inputs = tuple(i.name for i in g.input if i.name not in initializers)
+    outputs = tuple(o.name for o in g.output)
+    runtime_ops = _drop_unused_outputs(runtime_ops, outputs)
+    tensors = _tensors(runtime_ops, inputs, outputs, weight_names, infos, initializers, source)
+    tensors.update(_const_tensors(const_ops, tensors, infos, source))
+    arrays = {n: _to_array(initializers[n]) for n in initializers if n in tensors}
+    return Graph(
+        name=g.name or os.path.basename(source), ops=tuple(runtime_ops), tensors=tensors,
+        inputs=inputs, outputs=outputs, const_ops=tuple(const_ops), initializers=arrays,
+        opset=opset, source=source)
+
+
+def _const_tensors(const_ops, known, infos, source) -> dict[str, Tensor]:
+    """Weights that only feed constant ops: known so the weights can be computed at load
+    time, but not in the weight blob (``Graph.weights`` lists only what runtime ops read)."""
+    names = {t for op in const_ops for t in op.inputs + op.outputs if t and t not in known}
+    return {t: _static_tensor(t, "weight", infos, "constant", (), source) for t in sorted(names)}
+
+
+def _with_input_shapes(model, input_shapes, source):
+    if not input_shapes:
+        return model
+    import onnx
+
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    by_name = {i.name: i for i in model.graph.input}
+    for name, shape in input_shapes.items():
+        if name not in by_name:
+            known = ", ".join(i.name for i in model.graph.input) or "none"
+            raise ModelError(f"{source}: --input-shape names unknown input {name!r} (inputs: {known})")
+        tt = by_name[name].type.tensor_type
+        tt.shape.ClearField("dim")
+        for d in shape:
+            tt.shape.dim.add().dim_value = int(d)
+    for vi in list(model.graph.value_info):  # stale shapes would contradict the new ones
+        model.graph.value_info.remove(vi)
+    return model
+
+
+def _infer_shapes(model, source):
+    """ONNX shape inference on a copy without the bulk of the weights: large float
+    initializers become typed graph inputs, so a 500 MB model is not serialised twice."""
+    import onnx
+
+    light = onnx.ModelProto()
+    light.CopyFrom(model)
+    if light.ByteSize() >= (64 << 20):
+        _strip_weights(light)
+    try:
+        return onnx.shape_inference.infer_shapes(light, data_prop=True).graph
+    except Exception as exc:  # onnx raises several unrelated types here
+        raise ModelError(f"{source}: ONNX shape inference failed: {_short(exc)}") from None
+
+
+def _strip_weights(light) -> None:
+    import onnx
+
+    g = light.graph
+    declared = {i.name for i in g.input}
+    keep = []
+    for init in g.initializer:
+        if init.data_type in _FLOAT_TYPES and len(init.dims) and _numel(init.dims) > 1024:
+            if init.name not in declared:
+                g.input.append(onnx.helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+        else:
+            keep.append(init)
+    del g.initializer[:]
+    g.initializer.extend(keep)
+
+
+_FLOAT_TYPES = (1, 10, 11, 16)  # float, float16, double, bfloat16
+
+
+def _numel(dims) -> int:
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def _value_infos(g, inferred) -> dict[str, tuple]:
+    """name -> (dtype name or None, dims list with None for unknown, raw dim labels)."""
+    infos = {}
+    for vi in list(inferred.input) + list(inferred.value_info) + list(inferred.output):
+        t = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
+        if t is None:
+            infos[vi.name] = (None, None, None)
+            continue
+        dtype = _dtype_name(t.elem_type) if t.elem_type else None
+        if not t.HasField("shape"):
+            infos[vi.name] = (dtype, None, None)
+            continue
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+        labels = [d.dim_param if d.HasField("dim_param") else "?" for d in t.shape.dim]
+        infos[vi.name] = (dtype, dims, labels)
+    for init in g.initializer:
+        infos[init.name] = (_dtype_name(init.data_type), list(init.dims), None)
+    return infos
+
+
+def _dtype_name(elem_type: int) -> str:
+    import onnx
+
+    try:
+        np_type = onnx.helper.tensor_dtype_to_np_dtype(elem_type)
+        name = np.dtype(np_type).name
+    except Exception:
+        name = ""
+    enum = onnx.TensorProto.DataType.Name(elem_type).lower() if elem_type else "undefined"
+    special = {"bfloat16": "bfloat16", "int4": "int4", "uint4": "uint4", "string": "string",
+               "float8e4m3fn": "float8e4m3fn", "float8e4m3fnuz": "float8e4m3fnuz",
+               "float8e5m2": "float8e5m2", "float8e5m2fnuz": "float8e5m2fnuz",
+               "float4e2m1": "float4e2m1", "float8e8m0": "float8e8m0", "int2": "int2", "uint2": "uint2"}
+    if enum in special:
+        return special[enum]
+    if name in DTYPE_BITS:
+        return name
+    raise ModelError(f"unsupported tensor element type {enum}")
+
+
+def _ops(g, source) -> list[Op]:
+    ops, used = [], set()
+    for i, node in enumerate(g.node):
+        if node.domain not in ("", "ai.onnx"):
+            raise ModelError(f"{source}: node {node.name or i!r} uses op {node.domain}.{node.op_type}, "
+                             f"outside the default ONNX domain; memplan cannot infer its shapes")
+        name = node.name or f"{node.op_type}_{i}"
+        base, k = name, 2
+        while name in used:
+            name, k = f"{base}__{k}", k + 1
+        used.add(name)
+        attrs = {a.name: _attr_value(a, name, node.op_type, source) for a in node.attribute}
+        ops.append(Op(name, node.op_type, tuple(node.input), tuple(node.output), attrs))
+    return ops
+
+
+def _attr_value(attr, node_name, op_type, source):
+    import onnx
+
+    if attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+        raise ModelError(f"{source}: node {node_name!r} ({op_type}) has a subgraph (control flow); "
+                         f"memplan plans static graphs only")
+    value = onnx.helper.get_attribute_value(attr)
+    if isinstance(value, onnx.TensorProto):
+        return _to_array(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [v.decode("utf-8", "replace") if isinstance(v, bytes)
+                else _to_array(v) if isinstance(v, onnx.TensorProto) else v for v in value]
+    return value
+
+
+def _to_array(tensor) -> np.ndarray:
+    from onnx import numpy_helper
+
+    return numpy_helper.to_array(tensor)
+
+
+def _split_constants(ops: list[Op], initializers: set[str], infos) -> tuple[set[str], list[Op], list[Op]]:
+    """Constant ops run once at load; the rest run per inference. File order is kept."""
+    weights = set(initializers)
+    const_ops, runtime_ops = [], []
+    for op in ops:
+        if _is_constant(op, weights, infos):
+            if op.op_type in SHAPE_OPS and not all(t in weights for t in op.inputs if t):
+                op = _shape_as_constant(op, infos)
+            const_ops.append(op)
+            weights.update(t for t in op.outputs if t)
+        else:
+            runtime_ops.append(op)
+    return weights, const_ops, runtime_ops
+
+
+def _is_constant(op: Op, weights: set[str], infos) -> bool:
+    if op.op_type in RANDOM_OPS:
+        return False
+    if op.op_type in SHAPE_OPS:
+        src = op.inputs[0]
+        dims = infos.get(src, (None, None, None))[1]
+        return src in weights or (dims is not None and all(d is not None for d in dims))
+    return all(t in weights for t in op.inputs if t)
+
+
+def _shape_as_constant(op: Op, infos) -> Op:
+    """Shape/Size of a static-shaped activation is known at plan time: fold it."""
+    dims = infos[op.inputs[0]][1]
+    if op.op_type == "Size":
+        value = np.array(int(np.prod(dims)), dtype=np.int64)
+    else:
+        start, end = op.attrs.get("start", 0), op.attrs.get("end", None)
+        value = np.array(dims[slice(start, end)], dtype=np.int64)
+    return Op(op.name, "Constant", (), op.outputs, {"value": value})
+
+
+def _drop_unused_outputs(ops: list[Op], graph_outputs: tuple[str, ...]) -> list[Op]:
+    read = {t for op in ops for t in op.inputs} | set(graph_outputs)
+    out = []
+    for op in ops:
+        outs = tuple(t if (k == 0 or t in read) else "" for k, t in enumerate(op.outputs))
+        out.append(op if outs == op.outputs else Op(op.name, op.op_type, op.inputs, outs, op.attrs))
+    return out
+
+
+def _tensors(ops, inputs, outputs, weight_names, infos, initializers, source) -> dict[str, Tensor]:
+    tensors: dict[str, Tensor] = {}
+    where: dict[str, str] = {}
+    for op in ops:
+        for t in op.inputs:
+            if t:
+                where.setdefault(t, f"input of node {op.name!r} ({op.op_type})")
+        for t in op.outputs:
+            if t:
+                where[t] = f"output of node {op.name!r} ({op.op_type})"
+    for t in inputs:
+        where[t] = "graph input"
+    for t in outputs:
+        where.setdefault(t, "graph output")
+    out_set, in_set = set(outputs), set(inputs)
+    produced = {t for op in ops for t in op.outputs if t}
+    for t in where:
+        kind = tensor_kind(t, constant=t in weight_names, inputs=in_set, outputs=out_set, produced=produced)
+        if kind is None or (kind == "output" and t not in produced):
+            raise ModelError(f"{source}: tensor {t!r} ({where[t]}) is neither produced by a node, "
+                             f"nor a graph input, nor an initializer")
+        tensors[t] = _static_tensor(t, kind, infos, where[t], inputs, source)
+    return tensors
+
+
+def _static_tensor(name, kind, infos, where, inputs, source) -> Tensor:
+    dtype, dims, labels = infos.get(name, (None, None, None))
+    hint = _shape_hint(inputs, infos)
+    if dtype is None or dims is None:
+        raise ModelError(f"{source}: shape of tensor {name!r} ({where}) could not be inferred; "
+                         f"the op may be unknown to ONNX shape inference{hint}")
+    if any(d is None for d in dims):
+        k = next(k for k, d in enumerate(dims) if d is None)
+        label = labels[k] if labels else "?"
+        what = f"dimension {k} ('{label}')" if label and label != "?" else f"dimension {k}"
+        raise ModelError(f"{source}: {what} of tensor {name!r} ({where}) is dynamic{hint}")
+    shape = tuple(int(d) for d in dims)
+    if kind != "weight" and 0 in shape:
+        raise ModelError(f"{source}: tensor {name!r} ({where}) has zero elements (shape {list(shape)}); "
+                         f"nothing to plan for it — check the input shapes")
+    tensor_nbytes(shape, dtype)
+    return Tensor(name, shape, dtype, kind)
+
+
+def _shape_hint(inputs, infos) -> str:
+    """Suggest --input-shape only when some graph input really is dynamic."""
+    parts, dynamic = [], False
+    for name in inputs:
+        dims = infos.get(name, (None, None, None))[1]
+        if dims is None or any(d is None for d in dims):
+            dynamic = True
+        parts.append(f"{name}=" + ",".join(str(d) if d is not None else "N" for d in (dims or ["N"])))
+    if not dynamic:
+        return ""
+    return f"; pass --input-shape {' --input-shape '.join(parts)} with each N set to a number"

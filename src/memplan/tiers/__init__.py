@@ -1,0 +1,2 @@
+"""Memory tiers: device profiles, placement of a plan on them (spills, weight modes), and the
+CP-SAT search both use."""
