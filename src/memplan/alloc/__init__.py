@@ -1,5 +1,9 @@
 """Offset assignment: every algorithm is a plain function ``Problem -> Solution``,
-registered in ``ALGORITHMS``. ``solve`` runs one by name and validates its result."""
+registered in ``ALGORITHMS``. ``solve`` runs one by name, validates its result and marks
+it ``optimal`` when its cost meets the proven lower bound, whichever algorithm made it.
+
+Importing this package loads no compiled code: ``exact`` imports its numba kernel when it
+first runs."""
 from __future__ import annotations
 
 import inspect
@@ -58,4 +62,14 @@ def solve(problem: Problem, algorithm: str = "greedy_by_size", **options) -> Sol
     stats = dict(solution.stats)
     stats.setdefault("seconds", elapsed)
     bound = max(solution.bound, lower_bound(problem))
-    return Solution(solution.offsets, solution.algorithm, solution.status, bound, stats, solution.pools)
+    status = solution.status
+    if status in ("heuristic", "feasible") and (solution.offsets or not problem.blocks) \
+            and solution.cost(problem) <= bound and _bound_applies(problem, options):
+        status = "optimal"
+    return Solution(solution.offsets, solution.algorithm, status, bound, stats, solution.pools, solution.notes)
+
+
+def _bound_applies(problem: Problem, options: dict) -> bool:
+    """The bound is on the height, or with pools on their total: it proves nothing about
+    the first pool's size alone (``pool_objective="first"``)."""
+    return not problem.pools or options.get("pool_objective", "total") == "total"
