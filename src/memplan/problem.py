@@ -101,6 +101,11 @@ class Problem:
         return all(b.timed for b in self.blocks)
 
     @cached_property
+    def memo(self) -> dict:
+        """Derived facts computed once per problem (bounds, graph classes), by name."""
+        return {}
+
+    @cached_property
     def has_lists(self) -> bool:
         return any(b.conflicts for b in self.blocks)
 
