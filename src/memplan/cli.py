@@ -231,12 +231,15 @@ def place_on_device(graph, result, device, weight_mode, objective, time_limit):
               help="Write the solution: *.json (memplan.solution/1) or CSV with an offset column.")
 @click.option("--time-limit", default=10.0, show_default=True, type=float, help="Seconds for exact/best.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for randomised algorithms.")
+@click.option("--pool-objective", type=click.Choice(["total", "first"]), default="total", show_default=True,
+              help="With pools, exact/best minimise the pools' total size, or the first pool's size first.")
 @user_errors
-def alloc_cli_command(problem_file, capacity, algorithm, output, time_limit, seed):
+def alloc_cli_command(problem_file, capacity, algorithm, output, time_limit, seed, pool_objective):
     """Assign offsets for PROBLEM: MiniMalloc CSV (id,lower,upper,size) or memplan.problem/1 JSON."""
     from .alloc_cli import alloc_command
 
-    sys.exit(alloc_command(problem_file, capacity, algorithm, output, time_limit, seed, console=_stdout()))
+    sys.exit(alloc_command(problem_file, capacity, algorithm, output, time_limit, seed, console=_stdout(),
+                           pool_objective=pool_objective))
 
 
 @app.command("verify")
