@@ -172,3 +172,84 @@ def test_no_pool_error(algorithm):
                           pools=(("tiny_workspace", 10),))
     with pytest.raises(PlanError, match="space available"):
         ALGORITHMS[algorithm](problem)
+
+
+# ---------------------------------------------------------------- our own cases
+#
+# Mixed alignments and bounded pools, each with the plan TVM v0.19 would make (worked by
+# hand from greedy.cc / hill_climb.cc, as in the comments) and whether it is valid. Where
+# it is valid memplan must reproduce it to the byte, with no note; where it is not, memplan
+# gives a valid plan and one note naming the block.
+
+ALIGNED = {"a": 100, "b": 30, "c": 20}  # all pairwise conflicting
+
+
+def aligned_problem(c_alignment, timed=False):
+    align = {"a": 64, "b": 1, "c": c_alignment}
+    if timed:
+        blocks = tuple(Block(n, s, 0, 3, align[n]) for n, s in ALIGNED.items())
+        return Problem(blocks, memory_pressure=1000)
+    lists = {n: [m for m in ALIGNED if m != n] for n in ALIGNED}
+    blocks = tuple(Block(n, s, alignment=align[n], conflicts=tuple(lists[n])) for n, s in ALIGNED.items())
+    return Problem(blocks, memory_pressure=1000)  # hill_climb stops after its first pass
+
+
+@pytest.mark.parametrize("algorithm", TVM_ALGORITHMS)
+@pytest.mark.parametrize("timed", [False, True])
+def test_mixed_alignments_tvm_valid(algorithm, timed):
+    # a @0; b above a: round_up(100, a's 64) = 128; c (16-aligned) above b: 128 + 30 = 158
+    # rounded to *b's* alignment 1 -> 158. With c 2-aligned 158 is valid: TVM's plan.
+    offsets, solution = run(algorithm, aligned_problem(2, timed))
+    assert offsets == {"a": 0, "b": 128, "c": 158} and solution.notes == ()
+
+
+@pytest.mark.parametrize("algorithm", TVM_ALGORITHMS)
+@pytest.mark.parametrize("timed", [False, True])
+def test_mixed_alignments_tvm_misaligned(algorithm, timed):
+    # The same with c 16-aligned: TVM puts c at 158, not a multiple of 16 (invalid).
+    # memplan rounds up to 160 and says so.
+    problem = aligned_problem(16, timed)
+    offsets, solution = run(algorithm, problem)
+    assert offsets == {"a": 0, "b": 128, "c": 160}
+    assert solution.notes == (f"{algorithm}: block 'c' placed at 160; TVM's rule would put it at 158, "
+                              f"not a multiple of its alignment 16",)
+    assert not check_solution(problem, solution)
+
+
+POOLED_SIZES = {"p": 60, "s": 45, "r": 45, "z": 1}
+POOLS = (("sram", 100), ("dram", None))
+
+
+def pooled_problem(r_list):
+    conflicts = {"p": ["r"], "s": ["r", "z"], "r": r_list, "z": ["s"]}
+    return tvm_problem(POOLED_SIZES, conflicts, pools=POOLS, candidates=("sram", "dram"), memory_pressure=1000)
+
+
+def test_bounded_pool_readmitted_by_tvm_greedy():
+    # greedy_by_size order p(60) s(45, 2 conflicts, name s) r(45, 2, r) z(1). p, s @sram 0
+    # (they do not conflict). r walks its list [p, s]: p's end 60 + 45 > 100 erases sram;
+    # s's end 45 + 45 <= 100 and operator[] re-inserts sram at 45: TVM puts r at sram 45,
+    # over p (invalid). memplan keeps sram out: r @dram 0. z above s: sram 45.
+    problem = pooled_problem(["p", "s"])
+    offsets, solution = run("greedy_by_size", problem)
+    assert offsets == {"p": 0, "s": 0, "r": 0, "z": 45}
+    assert solution.pools == ("sram", "sram", "dram", "sram")
+    assert solution.notes == ("greedy_by_size: block 'r' placed at 0 in pool 'dram'; TVM's rule would put it "
+                              "at 45 in pool 'sram', over its conflict 'p' (TVM re-admits a pool that an "
+                              "earlier conflict ruled out)",)
+    assert not check_solution(problem, solution)
+
+
+@pytest.mark.parametrize("algorithm, offsets, pools", [
+    # r's list [s, p]: s raises sram to 45, then p erases it for good: r @dram 0 (valid).
+    ("greedy_by_size", {"p": 0, "s": 0, "r": 0, "z": 45}, ("sram", "sram", "dram", "sram")),
+    # order s r p z (conflict counts first): s @sram 0; r above s @sram 45 (p not placed);
+    # p: r's end 90 + 60 > 100 erases sram: p @dram 0; z above s @sram 45 (valid).
+    ("greedy_by_conflicts", {"p": 0, "s": 0, "r": 45, "z": 45}, ("dram", "sram", "sram", "sram")),
+    # hill_climb's greedy never re-admits: r @dram 0 either way; stops after one pass.
+    ("hill_climb", {"p": 0, "s": 0, "r": 0, "z": 45}, ("sram", "sram", "dram", "sram"))])
+def test_bounded_pools_tvm_valid(algorithm, offsets, pools):
+    problem = pooled_problem(["s", "p"])
+    got, solution = run(algorithm, problem)
+    assert got == offsets and solution.pools == pools and solution.notes == ()
+    assert not check_solution(problem, solution)
