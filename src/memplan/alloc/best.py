@@ -1,12 +1,13 @@
 """`best`: a portfolio, like XLA's ChooseBestHeapAlgorithm or ExecuTorch's algorithm suite.
 
-Every registered heuristic runs first, cheapest first as registered (all but ``best``,
-``exact`` and ``naive``); each plan is validated, and one that reaches the lower bound ends
-the portfolio with a proof of optimality. Otherwise ``exact`` gets the remaining time,
-starting from the best heuristic plan, and may improve on it or prove it optimal. The
-smallest valid plan wins; ties go to the earlier entry in ``ALGORITHMS`` (exact last), so
-the result is deterministic for a given seed. With a capacity only plans that fit count;
-if none does, ``exact`` decides whether any plan fits.
+The registered heuristics run first in registry order, except the slow ones (``hill_climb``,
+500 greedy passes): each plan is validated, and one that reaches the lower bound ends the
+portfolio with a proof of optimality. Then ``exact`` gets a short first slice (a tenth of
+the time, at least 1 s), which on interval graphs and lifetimes usually closes the gap at
+once; then the slow heuristics; then ``exact`` again with the time left, starting from the
+best plan so far. The smallest valid plan wins; ties go to the earlier entry in
+``ALGORITHMS`` (exact last), so the result is deterministic for a given seed. With a
+capacity only plans that fit count; if none does, ``exact`` decides whether any plan fits.
 
 Every problem the formats express is accepted: lifetimes, conflict lists (directed or
 not), pools with limits and candidate pools. With pools the cost is the pools' total size
@@ -28,6 +29,7 @@ from ..verify.check import check_solution
 from .bounds import lower_bound
 
 SKIP = ("best", "exact", "naive")
+SLOW = ("hill_climb",)
 
 
 def best(problem: Problem, *, time_limit: float = 10.0, seed: int = 0, progress: bool = False,
@@ -41,29 +43,43 @@ def best(problem: Problem, *, time_limit: float = 10.0, seed: int = 0, progress:
     bound = lower_bound(problem)
     proves = not problem.pools or pool_objective == "total"  # the bound is on the height / total
     costs: dict[str, int] = {}
-    winner: tuple[tuple, str, Solution] | None = None
-    for name, fn in ALGORITHMS.items():
-        if name in SKIP:
-            continue
-        sol = _run_heuristic(fn, problem, seed)
-        if sol is None or check_solution(problem, sol, limit=1):
-            continue  # no room in the pools, or does not fit the capacity: not a candidate
+    state = {"winner": None, "exact": None, "bound": bound}
+
+    def done() -> bool:
+        w, e = state["winner"], state["exact"]
+        return (w is not None and proves and w[2].cost(problem) <= state["bound"]) or \
+            (e is not None and e.status in ("optimal", "infeasible")) or time.perf_counter() - start >= time_limit
+
+    def offer(name: str, sol: Solution) -> None:
         key = _key(problem, sol, pool_objective)
         costs[name] = sol.cost(problem)
-        if winner is None or key < winner[0]:
-            winner = (key, name, sol)
-        if (proves and winner[2].cost(problem) <= bound) or time.perf_counter() - start >= time_limit:
+        if state["winner"] is None or key < state["winner"][0]:
+            state["winner"] = (key, name, sol)
+
+    def run_exact(share: float) -> None:
+        sol = _run_exact(exact, problem, state["winner"], share, seed, progress, pool_objective)
+        state["exact"] = sol
+        state["bound"] = max(state["bound"], sol.bound)
+        if sol.offsets:
+            offer("exact", sol)
+
+    heuristics = [name for name in ALGORITHMS if name not in SKIP]
+    for group in ([n for n in heuristics if n not in SLOW], "probe", [n for n in heuristics if n in SLOW], "rest"):
+        if done():
             break
-    exact_sol = None
-    left = time_limit - (time.perf_counter() - start)
-    if (winner is None or not proves or winner[2].cost(problem) > bound) and left > 0:
-        exact_sol = _run_exact(exact, problem, winner, left, seed, progress, pool_objective)
-        bound = max(bound, exact_sol.bound)
-        if exact_sol.offsets:
-            costs["exact"] = exact_sol.cost(problem)
-            key = _key(problem, exact_sol, pool_objective)
-            if winner is None or key < winner[0]:
-                winner = (key, "exact", exact_sol)
+        left = time_limit - (time.perf_counter() - start)
+        if group == "probe":
+            run_exact(min(left, max(1.0, time_limit / 10)))
+        elif group == "rest":
+            run_exact(left)
+        else:
+            for name in group:
+                sol = _run_heuristic(ALGORITHMS[name], problem, seed)
+                if sol is not None and not check_solution(problem, sol, limit=1):
+                    offer(name, sol)  # else: no room in the pools, or over the capacity
+                if done():
+                    break
+    winner, exact_sol, bound = state["winner"], state["exact"], state["bound"]
     stats = {"winner": winner[1] if winner else None, "heights": costs, "seconds": time.perf_counter() - start}
     if winner is None:
         status = exact_sol.status if exact_sol is not None else "timeout"
