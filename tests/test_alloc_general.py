@@ -222,3 +222,19 @@ def test_best_and_exact_on_random_pool_problems(problem):
         if s.status == "optimal":
             assert s.cost(problem) <= min(heuristic_costs, default=s.cost(problem))
             assert s.cost(problem) >= lower_bound(problem)
+
+
+# ------------------------------------------------------------------ generated exact fits
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_generated_exact_fits_are_full_packings_and_solved(seed):
+    from memplan.alloc.instances import exact_fit
+    from memplan.problem import Solution
+
+    problem, packing = exact_fit(seed, 12, capacity=1024, horizon=1024, grid=64)
+    assert len(problem.blocks) == 12
+    assert not check_solution(problem, Solution(packing, "generator"))
+    assert lower_bound(problem) == problem.capacity == 1024  # every step is full
+    assert sum(b.size * (b.upper - b.lower) for b in problem.blocks) == 1024 * 1024
+    assert solve(problem, "exact", time_limit=30).status in ("feasible", "optimal")
