@@ -7,15 +7,33 @@
 """
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from .errors import InputError, MemplanError, ModelError, PlanError
-from .graph.ir import Graph, Op, Tensor
-from .planner import Plan, plan
-from .problem import Block, Problem, Solution
+
+if TYPE_CHECKING:
+    from .graph.ir import Graph, Op, Tensor
+    from .planner import Plan, plan
+    from .problem import Block, Problem, Solution
 
 __version__ = "0.2.0"
 
+# Imported on first use (PEP 562), so that ``import memplan`` (and every command-line start)
+# loads neither numpy nor the planner until something needs them.
+_LAZY = {"Graph": "graph.ir", "Op": "graph.ir", "Tensor": "graph.ir", "Plan": "planner", "plan": "planner",
+         "Block": "problem", "Problem": "problem", "Solution": "problem"}
 
-def load(model: str, *, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load(model: str, *, input_shapes: dict[str, tuple[int, ...]] | None = None) -> "Graph":
     """Read an ONNX file (or ``zoo:NAME``), a ``.tflite`` file (or ``mediapipe:NAME``) into a
     Graph with static shapes."""
     from .graph.onnx import load as load_onnx

@@ -3,9 +3,15 @@ conflicts), plus an optional capacity. No model, no graph.
 
 Convention: a block is live on the **half-open** step interval ``[lower, upper)``, as in
 MiniMalloc's CSV. Two blocks conflict when their intervals intersect, or when either names
-the other in ``conflicts`` (TVM USMP's ``BufferInfo`` model). With ``directed=True`` only a
-block's own list counts for it (TVM's semantics: the algorithms look at ``conflicts`` of the
-block being placed); the validator still checks every pair either side names.
+the other in ``conflicts`` (TVM USMP's ``BufferInfo`` model).
+
+Asymmetric lists (``directed=True``, the file's ``directed_conflicts: true``): a pair
+conflicts if **either side lists it**, which is what TVM's liveness analysis always
+produces. This one rule holds for every algorithm, ``best`` and the validator
+(``pair_conflicts``). ``directed`` changes only what the TVM-faithful algorithms *read*
+(``own_conflicts``: TVM looks only at the list of the buffer being placed): they follow
+TVM literally while its plan stays valid, and where TVM would overlap a pair that only one
+side lists they avoid the pair and add a one-line note to the ``Solution`` naming it.
 
 Pools (TVM USMP's ``PoolInfo``): ``Problem.pools`` names memory pools and their size limits
 (None = unbounded); ``Block.pools`` lists a block's candidate pools in preference order
@@ -95,16 +101,23 @@ class Problem:
         return all(b.timed for b in self.blocks)
 
     @cached_property
+    def memo(self) -> dict:
+        """Derived facts computed once per problem (bounds, graph classes), by name."""
+        return {}
+
+    @cached_property
     def has_lists(self) -> bool:
         return any(b.conflicts for b in self.blocks)
 
     def own_conflicts(self) -> list[list[int]]:
-        """Per block, the blocks it must avoid as the algorithms see it: overlapping lifetimes,
-        plus its own list, plus (undirected) every block that lists it. Sorted indices."""
+        """Per block, the blocks TVM would look at when placing it: overlapping lifetimes,
+        plus its own list, plus (undirected) every block that lists it. Sorted indices. Only
+        the TVM-faithful algorithms read this; the constraint is ``pair_conflicts``."""
         return self._own_conflicts
 
     def pair_conflicts(self) -> list[list[int]]:
-        """Per block, every block that must not share bytes with it (either side's view)."""
+        """Per block, every block that must not share bytes with it: overlapping lifetimes
+        or named by either side's list (directed or not)."""
         return self._pair_conflicts
 
     @cached_property
@@ -151,7 +164,9 @@ class Solution:
     ``status``: ``"heuristic"`` (no claim), ``"optimal"`` (proved: height equals a proven
     bound), ``"feasible"`` (fits the capacity, no optimality claim), ``"infeasible"``
     (proved: nothing fits the capacity), ``"timeout"`` (stopped before either proof; offsets
-    are the best found, or empty). ``bound`` is the best proven lower bound on the height."""
+    are the best found, or empty). ``bound`` is the best proven lower bound on the height
+    (with pools: on the pools' total size). ``notes``: one line each where a TVM-faithful
+    algorithm departed from TVM's literal plan because that plan would be invalid."""
 
     offsets: tuple[int, ...]
     algorithm: str
@@ -159,11 +174,18 @@ class Solution:
     bound: int = 0
     stats: Mapping[str, float] = field(default_factory=dict)
     pools: tuple[str, ...] = ()  # pool of each block when the problem declares pools
+    notes: tuple[str, ...] = ()
 
     def height(self, problem: Problem) -> int:
         if not self.offsets:
             return 0
         return int(max((o + b.size for o, b in zip(self.offsets, problem.blocks)), default=0))
+
+    def cost(self, problem: Problem) -> int:
+        """What the algorithms minimise by default: the height, or with pools their total size."""
+        if problem.pools and self.pools:
+            return sum(self.pool_sizes(problem).values())
+        return self.height(problem)
 
     def pool_sizes(self, problem: Problem) -> dict[str, int]:
         """Bytes used in each declared pool (highest end of its blocks); {} without pools."""

@@ -153,11 +153,24 @@ def test_lists_add_to_lifetimes():
     assert list(greedy_by_size(q).offsets) == [0, 0]
 
 
-def test_directed_lists_are_read_from_the_block_being_placed():
-    # b (placed second) does not list a: TVM semantics let it share a's bytes.
+@pytest.mark.parametrize("name", ["greedy_by_size", "greedy_by_conflicts", "hill_climb"])
+def test_directed_lists_conflict_if_either_side_lists_them(name):
+    # b (placed second) does not list a: TVM's literal rule would put it on a's bytes.
+    # memplan keeps the pair apart (a lists b) and says where it left TVM.
     blocks = (Block("a", 20, conflicts=("b",)), Block("b", 10))
-    assert list(greedy_by_size(Problem(blocks, directed=True)).offsets) == [0, 0]
-    assert list(greedy_by_size(Problem(blocks, directed=False)).offsets) == [0, 20]
+    directed = solve(Problem(blocks, directed=True), name)
+    assert list(directed.offsets) == [0, 20]
+    assert directed.notes == (f"{name}: block 'b' placed at 20; TVM's rule would put it at 0, over 'a', "
+                              f"which lists it ('b' does not list 'a'; a pair that either side lists conflicts)",)
+    undirected = solve(Problem(blocks, directed=False), name)
+    assert list(undirected.offsets) == [0, 20] and undirected.notes == ()
+
+
+def test_directed_lists_keep_tvm_where_its_plan_is_valid():
+    # c lists a; a (placed first, larger) does not list c. TVM places c above a: valid, no note.
+    blocks = (Block("a", 20), Block("c", 10, conflicts=("a",)))
+    s = solve(Problem(blocks, directed=True), "greedy_by_size")
+    assert list(s.offsets) == [0, 20] and s.notes == ()
 
 
 # --------------------------------------------------------------- pools
@@ -246,7 +259,7 @@ def problems(draw):
         conf = tuple(str(j) for j in draw(st.sets(st.integers(0, n - 1), max_size=3)) if with_lists and j != k)
         timed_block = not with_lists or draw(st.booleans())
         blocks.append(Block(str(k), size, lo if timed_block else None, hi if timed_block else None, align, conf))
-    return Problem(tuple(blocks), directed=False)
+    return Problem(tuple(blocks), directed=draw(st.booleans()))
 
 
 FAST = [name for name in ALGORITHMS if name not in ("exact", "best")]

@@ -21,9 +21,14 @@ one in four (measured in this project). Why numba: a node is a few hundred array
 operations; interpreted Python does about 100 times fewer nodes per second. numba is an
 optional fast path: the kernel is the same Python code without it.
 
-Conflict lists (no time axis) use the same search: the sections are cliques of the conflict
-graph grown greedily from every block (any clique gives a valid inference); temporal
-decomposition is off for them.
+Conflict lists (no time axis): when the conflict graph is an interval graph (recognised by
+LexBFS, ``conflict_graph.interval_order``; every list that liveness over one schedule
+produces is one) the blocks get equivalent lifetimes and the search runs with time
+sections and decomposition. Otherwise the same search runs on the graph itself: the
+sections are cliques grown greedily from every block (any clique gives a valid inference)
+and temporal decomposition is off.
+
+Pools: see ``exact_pools`` (independent pools by this search, a joint pool choice by CP-SAT).
 
 Example::
 
@@ -35,16 +40,30 @@ Example::
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import time
 from dataclasses import dataclass, fields
 
 import numpy as np
 
 from ..errors import PlanError
-from ..problem import Problem, Solution
-from . import exact_search as ks
+from ..problem import Block, Problem, Solution
 from .bounds import lower_bound
 from ..units import align_up
+from .conflict_graph import interval_order, intervals
+
+
+class _LazyKernel:
+    """``exact_search`` (numba and the compiled kernel) imported on first use, so that
+    importing memplan, or running any other algorithm, never loads it."""
+
+    def __getattr__(self, name):
+        from . import exact_search
+
+        return getattr(exact_search, name)
+
+
+ks = _LazyKernel()
 
 # MiniMalloc's default static orders: W = lifetime width, A = area, T = largest section total.
 PREORDERS = ("WAT", "TAW", "TWA")
@@ -352,16 +371,29 @@ class _Progress:
 
 
 def exact(problem: Problem, *, capacity: int | None = None, time_limit: float = 60.0, seed: int = 0,
-          progress: bool = False, hint=None, **switches) -> Solution:
+          progress: bool = False, hint=None, hint_pools=(), pool_objective: str = "total", **switches) -> Solution:
     """Optimal offsets with a proof, or the best found and its bound at ``time_limit``.
 
     ``capacity`` (default ``problem.capacity``) selects decision mode. ``hint``: offsets of
-    a valid plan to start minimisation from (``best`` passes its winner). ``switches``:
-    the fields of `Switches`, e.g. ``dominance=False``."""
+    a valid plan to start minimisation from (``best`` passes its winner; with pools also
+    ``hint_pools``). ``pool_objective``: ``"total"`` or ``"first"`` (see ``exact_pools``).
+    ``switches``: the fields of `Switches`, e.g. ``dominance=False``."""
     options = Switches.from_kwargs(switches)
     if problem.pools:
-        raise PlanError("exact plans a single arena; for a problem with pools use a heuristic "
-                        "(e.g. greedy_by_size) or split it into one problem per pool")
+        from .exact_pools import exact_pools
+
+        def arena(part, limit, part_hint):
+            return exact(part, time_limit=limit, seed=seed, progress=progress, hint=part_hint, **switches)
+
+        if hint is None:
+            hint, hint_pools = _pool_hint(problem)
+        return exact_pools(problem, arena, time_limit=time_limit, seed=seed, hint=hint, hint_pools=hint_pools,
+                           pool_objective=pool_objective)
+    interval_form = as_intervals(problem)
+    if interval_form is not None:
+        sol = exact(interval_form, capacity=capacity, time_limit=time_limit, seed=seed, progress=progress,
+                    hint=hint, **switches)
+        return dataclasses.replace(sol, stats=dict(sol.stats, interval_graph=True))
     compile_seconds = warm_up()
     start = time.perf_counter()
     deadline = start + time_limit
@@ -380,6 +412,34 @@ def exact(problem: Problem, *, capacity: int | None = None, time_limit: float = 
     return Solution(sol.offsets, "exact", sol.status, sol.bound, stats)
 
 
+def as_intervals(problem: Problem) -> Problem | None:
+    """The same problem with lifetimes instead of lists when its conflict graph is an
+    interval graph (blocks in the same order, no lists); None for lifetimes only or when
+    the graph is not recognised as one."""
+    if problem.all_timed and not problem.has_lists:
+        return None
+    if "intervals" not in problem.memo:
+        adj = [set(s) for s in problem.pair_conflicts()]
+        order = interval_order(adj)
+        problem.memo["intervals"] = None if order is None else Problem(
+            tuple(Block(b.id, b.size, lo, hi, b.alignment) for b, (lo, hi) in zip(problem.blocks, intervals(adj, order))),
+            capacity=problem.capacity)
+    return problem.memo["intervals"]
+
+
+def _pool_hint(problem: Problem):
+    """A valid plan to start from: the first TVM greedy that places every block."""
+    from .greedy import greedy_by_conflicts, greedy_by_size
+
+    for fn in (greedy_by_size, greedy_by_conflicts):
+        try:
+            sol = fn(problem)
+        except PlanError:
+            continue
+        return sol.offsets, sol.pools
+    return None, ()
+
+
 _WARM = False
 
 
@@ -391,8 +451,6 @@ def warm_up() -> float:
         return 0.0
     _WARM = True
     began = time.perf_counter()
-    from ..problem import Block
-
     tiny = Problem((Block("a", 2, 0, 2), Block("b", 1, 1, 3), Block("c", 1, 1, 3)))
     kernel = _Kernel(_instance(tiny), Switches(), 0)
     _decide(tiny, kernel, 4, time.perf_counter() + 1e9, lambda: None)

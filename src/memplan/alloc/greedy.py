@@ -25,9 +25,9 @@ Where each follows its original:
   rely on it: mobilenet's slow pool is 1418528 bytes with greedy_by_size, 1117462 with
   hill_climb, whose private greedy does use gaps). Pools: a buffer goes to its first
   candidate pool whose limit it fits under (``SelectPlacementPool``), else TVM's error.
-  Two deliberate differences, both only where TVM's plan would be invalid: a pool once ruled
-  out by one conflict stays out (TVM's ``operator[]`` can silently re-admit it and overlap),
-  and the offset is also rounded up to the block's own alignment.
+  Byte-exact wherever TVM's plan is valid; where TVM would emit a misaligned or overlapping
+  plan (mixed alignments, a pool re-admitted by ``operator[]``, asymmetric lists) the block
+  is placed validly instead and the Solution carries a one-line note (``tvm_literal``).
 - TFLite Micro, ``tensorflow/lite/micro/memory_planner/greedy_memory_planner.cc``: buffers
   enter the sort array from the tail (so in reverse index order) and a stable sort by size
   descending follows, hence ties go to the *higher* index. Each buffer scans the placed,
@@ -41,8 +41,8 @@ Where each follows its original:
   last overlapping chunk and the current heap top; if none fits, the buffer goes on top and
   the heap grows. Zero-size buffers sit at offset 0.
 
-Conflicts are the problem's own (``Problem.own_conflicts``: overlapping lifetimes, plus the
-block's list, plus for undirected problems every block naming it). ``conflicts.size()`` in
+Conflicts are ``Problem.pair_conflicts`` (overlapping lifetimes, or either side's list);
+TVM's literal rule reads ``Problem.own_conflicts`` as TVM would. ``conflicts.size()`` in
 the TVM sort keys counts the list as TVM would see it, self-mentions and repeats included.
 
 Complexity: with conflict lists, O(n log n + pairs log). For problems with lifetimes only
@@ -75,6 +75,7 @@ import numpy as np
 from ..errors import PlanError
 from ..problem import Problem, Solution
 from ..units import align_up
+from .tvm_literal import Departures, check_literal, note, stack_literal
 
 # ---------------------------------------------------------------- orders (sort keys)
 
@@ -236,15 +237,21 @@ Rule = Callable[[_State, int, list, "int | None", int], "int | None"]
 # ---------------------------------------------------------------- the placement loop
 
 
-def place(problem: Problem, order: list[int], rule: Rule) -> Solution:
+def place(problem: Problem, order: list[int], rule: Rule, *, tvm: str | None = None) -> Solution:
     """Place blocks in ``order`` with ``rule``; each block takes its first candidate pool
-    where the rule finds room (TVM's SelectPlacementPool), else PlanError."""
+    where the rule finds room (TVM's SelectPlacementPool), else PlanError. ``tvm`` (the
+    algorithm's name) follows TVM's literal rule wherever its choice is valid and notes
+    each departure (``tvm_literal``); only for the ``stack`` rule."""
+    departures = Departures(tvm) if tvm else None
     if _timed_only(problem):
-        s = _place_stack_timed(problem, order) if rule is stack_offset else _place_timed(problem, order, rule)
+        if rule is stack_offset:
+            s = _place_stack_timed(problem, order, departures)
+        else:
+            s = _place_timed(problem, order, rule)
     else:
-        s = _place_lists(problem, order, rule)
+        s = _place_lists(problem, order, rule, departures)
     names = tuple(problem.pools[p][0] for p in s.pool) if problem.pools else ()
-    return Solution(tuple(s.offset), "", pools=names)
+    return Solution(tuple(s.offset), "", pools=names, notes=departures.result() if departures else ())
 
 
 def pool_candidates(problem: Problem) -> tuple[list[list[int]], list[int | None]]:
@@ -265,31 +272,49 @@ def no_room(problem: Problem, i: int) -> PlanError:
                      f"the space available is exceeded; raise the pool limits")
 
 
-def _place_lists(problem: Problem, order: list[int], rule: Rule) -> _State:
+def _place_lists(problem: Problem, order: list[int], rule: Rule, departures: Departures | None = None) -> _State:
     s = _State(problem)
-    own = problem.own_conflicts()
+    pair = problem.pair_conflicts()
     cands, limits = pool_candidates(problem)
     tops = [0] * len(limits)
+    if departures is not None:
+        lists, own = tvm_lists(problem), [set(o) for o in problem.own_conflicts()]
     for i in order:
-        for p in cands[i]:
-            js = [j for j in own[i] if s.pool[j] == p]
-            off = rule(s, i, js, limits[p], tops[p])
-            if off is not None:
-                break
+        literal = reason = None
+        if departures is not None:
+            literal = stack_literal(s, i, lists[i], cands[i], limits)
+            reason = check_literal(problem, s, i, literal, own[i], pair[i], readmits=True)
+        if literal is not None and reason is None:
+            p, off = literal
         else:
-            raise no_room(problem, i)
+            chosen = _rule_choice(s, i, rule, pair[i], cands[i], limits, tops)
+            if chosen is None:
+                raise no_room(problem, i)
+            p, off = chosen
+            if reason is not None:
+                departures.add(note(problem, i, literal, chosen, reason))
         s.offset[i], s.pool[i] = off, p
         tops[p] = max(tops[p], off + s.size[i])
     return s
+
+
+def _rule_choice(s: _State, i: int, rule: Rule, pair_i, cands_i, limits, tops) -> tuple[int, int] | None:
+    """The first candidate pool where ``rule`` finds room among the placed conflicts."""
+    for p in cands_i:
+        off = rule(s, i, [j for j in pair_i if s.pool[j] == p], limits[p], tops[p])
+        if off is not None:
+            return p, off
+    return None
 
 
 def _timed_only(problem: Problem) -> bool:
     return problem.all_timed and not problem.has_lists and not problem.pools
 
 
-def _place_stack_timed(problem: Problem, order: list[int]) -> _State:
+def _place_stack_timed(problem: Problem, order: list[int], departures: Departures | None = None) -> _State:
     """``stack`` on lifetimes: the highest aligned end over the placed blocks live at each
-    compressed step (``_StepMax``); a block goes at the max over its steps."""
+    compressed step (``_StepMax``); a block goes at the max over its steps, rounded up to
+    its alignment (where TVM would not round, a departure is noted)."""
     s = _State(problem)
     lo, hi = _compressed_times(problem)
     steps = _StepMax(max(1, int(hi.max(initial=0))))
@@ -302,14 +327,18 @@ def _place_stack_timed(problem: Problem, order: list[int]) -> _State:
         k, chunk = align[i], a // c
         if chunk == (b - 1) // c:  # inside one chunk: the common, short case, inlined
             seg = top[a:b]
-            off = align_up(max(max(seg), floor[chunk]), k)
+            low = max(max(seg), floor[chunk])
+            off = align_up(low, k)
             v = align_up(off + size[i], k)
             top[a:b] = [v if t < v else t for t in seg]
             if chunk_max[chunk] < v:
                 chunk_max[chunk] = v
         else:
-            off = align_up(steps.highest(a, b), k)
+            low = steps.highest(a, b)
+            off = align_up(low, k)
             steps.raise_to(a, b, align_up(off + size[i], k))
+        if off != low and departures is not None:
+            departures.add(note(problem, i, (0, low), (0, off), f"not a multiple of its alignment {k}"))
         offset[i] = off
     s.pool = [0] * len(offset)
     return s
@@ -426,19 +455,19 @@ class _TimeBuckets:
 # ---------------------------------------------------------------- the algorithms
 
 
-def _run(problem: Problem, name: str, order: list[int], rule: Rule) -> Solution:
-    solution = place(problem, order, rule)
-    return Solution(solution.offsets, name, pools=solution.pools)
+def _run(problem: Problem, name: str, order: list[int], rule: Rule, *, tvm: bool = False) -> Solution:
+    solution = place(problem, order, rule, tvm=name if tvm else None)
+    return Solution(solution.offsets, name, pools=solution.pools, notes=solution.notes)
 
 
 def greedy_by_size(problem: Problem, *, seed: int = 0) -> Solution:
     """TVM USMP greedy_by_size (deterministic; ``seed`` is accepted and ignored)."""
-    return _run(problem, "greedy_by_size", tvm_size_order(problem), stack_offset)
+    return _run(problem, "greedy_by_size", tvm_size_order(problem), stack_offset, tvm=True)
 
 
 def greedy_by_conflicts(problem: Problem, *, seed: int = 0) -> Solution:
     """TVM USMP greedy_by_conflicts (deterministic; ``seed`` is ignored)."""
-    return _run(problem, "greedy_by_conflicts", tvm_conflicts_order(problem), stack_offset)
+    return _run(problem, "greedy_by_conflicts", tvm_conflicts_order(problem), stack_offset, tvm=True)
 
 
 def tflm_greedy(problem: Problem, *, seed: int = 0) -> Solution:

@@ -18,9 +18,11 @@ input and seed give TVM's offsets:
    from the second level (three times in four) or the first.
 
 Randomness is glibc's ``rand_r`` on an explicit ``seed`` (TVM's ``_seedp = 0`` on Linux),
-reproduced bit for bit, so ``seed=0`` is TVM's sequence; nothing global. One deliberate
-difference: where TVM would spin for ever (every candidate swap partner is the picked block
-itself) the draw stops after one try.
+reproduced bit for bit, so ``seed=0`` is TVM's sequence; nothing global. Deliberate
+differences: where TVM would spin for ever (every candidate swap partner is the picked block
+itself) the draw stops after one try; where TVM's greedy would place a block misaligned or
+over a block that lists it (asymmetric lists), it is placed validly and noted
+(``tvm_literal``).
 
 Cost: ``max_attempts`` greedy passes, each O(n log n + pairs log); it needs the conflict
 lists (``Problem.own_conflicts``), so it suits TVM-sized inputs (thousands of buffers).
@@ -32,6 +34,7 @@ from __future__ import annotations
 from ..errors import PlanError
 from ..problem import Problem, Solution
 from .greedy import _State, no_room, pool_candidates, tvm_gap_offset, tvm_lists, tvm_size_order
+from .tvm_literal import Departures, check_literal, gap_literal, note
 
 NULL_POOL = -2
 
@@ -54,21 +57,37 @@ class GlibcRand:
         return result
 
 
-def greedy_pass(problem: Problem, order: list[int], own, cands, limits) -> tuple[_State, bool]:
+def greedy_pass(problem: Problem, order: list[int], own, cands, limits, pair=None, own_sets=None
+                ) -> tuple[_State, bool, Departures]:
     """One placement in ``order``; a block that fits no pool gets NULL_POOL (TVM's null
-    PoolInfo) and is ignored by later blocks."""
+    PoolInfo) and is ignored by later blocks. TVM's literal choice is kept wherever it is
+    valid; elsewhere the block goes where the same rule finds room among ``pair`` (either
+    side's list, own alignment) and the departure is noted."""
+    pair = pair if pair is not None else problem.pair_conflicts()
+    own_sets = own_sets if own_sets is not None else [set(o) for o in own]
     s = _State(problem)
+    departures = Departures("hill_climb")
     could_not_fit = False
     for i in order:
         s.pool[i], s.offset[i] = NULL_POOL, 0
-        for p in cands[i]:
-            off = tvm_gap_offset(s, i, [j for j in own[i] if s.pool[j] == p], limits[p], 0)
-            if off is not None:
-                s.pool[i], s.offset[i] = p, off
-                break
-        else:
+        literal = gap_literal(s, i, own[i], cands[i], limits)
+        reason = check_literal(problem, s, i, literal, own_sets[i], pair[i], readmits=False)
+        chosen = literal if reason is None else _valid_gap(s, i, pair[i], cands[i], limits)
+        if chosen is None:
             could_not_fit = True
-    return s, could_not_fit
+            continue
+        if reason is not None:
+            departures.add(note(problem, i, literal, chosen, reason))
+        s.pool[i], s.offset[i] = chosen
+    return s, could_not_fit, departures
+
+
+def _valid_gap(s: _State, i: int, pair_i, cands_i, limits) -> tuple[int, int] | None:
+    for p in cands_i:
+        off = tvm_gap_offset(s, i, [j for j in pair_i if s.pool[j] == p], limits[p], 0)
+        if off is not None:
+            return p, off
+    return None
 
 
 def pool_tops(s: _State) -> dict[int, int]:
@@ -99,10 +118,11 @@ def hill_climb(problem: Problem, *, seed: int = 0, max_attempts: int = 500) -> S
     for k, i in enumerate(order):
         pos[i] = k
     lists, own = tvm_lists(problem), problem.own_conflicts()
+    pair, own_sets = problem.pair_conflicts(), [set(o) for o in own]
     cands, limits = pool_candidates(problem)
     rnd = GlibcRand(seed)
     total_size, swap_1, swap_2 = 0, -1, -1
-    current = result = None
+    current = result = notes = result_notes = None
 
     def swap(k1: int, k2: int) -> None:
         if k1 != k2:
@@ -112,22 +132,22 @@ def hill_climb(problem: Problem, *, seed: int = 0, max_attempts: int = 500) -> S
 
     attempts = 0
     for attempts in range(max_attempts):
-        rollback = current
-        current, could_not_fit = greedy_pass(problem, order, own, cands, limits)
+        rollback, rollback_notes = current, notes
+        current, could_not_fit, notes = greedy_pass(problem, order, own, cands, limits, pair, own_sets)
         tops = pool_tops(current)
         if not tops:
             raise PlanError("hill_climb: no block fits any pool; raise the pool limits")
         total = sum(tops.values())
         if not total_size or (not could_not_fit and (
                 total_size > total or rnd() % 100 < 50 * (total - total_size) // total // attempts)):
-            result = current
+            result, result_notes = current, notes
             if not could_not_fit:
                 total_size = total
                 if total_size <= problem.memory_pressure:
                     break
         else:
             swap(swap_2, swap_1)
-            current = rollback
+            current, notes = rollback, rollback_notes
             tops = pool_tops(current)
         at_top = [j for j in range(n) if current.pool[j] != NULL_POOL
                   and current.offset[j] + current.size[j] == tops[current.pool[j]]]
@@ -149,12 +169,13 @@ def hill_climb(problem: Problem, *, seed: int = 0, max_attempts: int = 500) -> S
             continue
         swap_1, swap_2 = pos[buf_1], pos[buf_2]
         swap(swap_1, swap_2)
-    return _final(problem, result, attempts + 1)
+    return _final(problem, result, attempts + 1, result_notes)
 
 
-def _final(problem: Problem, s: _State, attempts: int) -> Solution:
+def _final(problem: Problem, s: _State, attempts: int, departures: Departures) -> Solution:
     for i, p in enumerate(s.pool):
         if p == NULL_POOL:
             raise no_room(problem, i)
     names = tuple(problem.pools[p][0] for p in s.pool) if problem.pools else ()
-    return Solution(tuple(s.offset), "hill_climb", pools=names, stats={"attempts": attempts})
+    return Solution(tuple(s.offset), "hill_climb", pools=names, stats={"attempts": attempts},
+                    notes=departures.result())

@@ -16,38 +16,44 @@ from rich.console import Console
 from rich.table import Table
 
 from ..alloc import get_algorithm, solve
+from ..alloc.bounds import bound_name
 from ..errors import InputError
 from ..problem import Problem, Solution
 from ..formats.problem_files import read_problem, write_solution
 from ..units import format_size, parse_size
 from .common import DEFAULT_ALGORITHM, DOES_NOT_FIT, FITS, _stdout, user_errors
 
-POOL_AWARE = {"greedy_by_size", "greedy_by_conflicts", "hill_climb", "tflm_greedy", "best_fit"}
+POOL_AWARE = {"greedy_by_size", "greedy_by_conflicts", "hill_climb", "tflm_greedy", "best_fit", "exact", "best"}
 
 
 def alloc_command(path: str, capacity: str | int | None = None, algorithm: str = "greedy_by_size",
                   output: str | None = None, time_limit: float = 10.0, seed: int = 0,
-                  console: Console | None = None) -> int:
+                  console: Console | None = None, pool_objective: str = "total") -> int:
     """Solve ``path``, print a summary, write ``output`` if given; returns the exit code."""
     cap = parse_size(capacity) if capacity is not None else None
     problem = read_problem(path, capacity=cap)
-    solution = run(problem, algorithm, time_limit=time_limit, seed=seed)
+    solution = run(problem, algorithm, time_limit=time_limit, seed=seed, pool_objective=pool_objective)
     height = solution.height(problem) if solution.offsets or not problem.blocks else None
     fits = height is not None and (problem.capacity is None or height <= problem.capacity)
     if output and height is not None:
         write_solution(output, problem, solution, arena=height, lower_bound=solution.bound,
                        seconds=round(float(solution.stats.get("seconds", 0.0)), 6))
-    (console or Console()).print(summary(problem, solution, height, fits, output))
+    out = console or Console()
+    out.print(summary(problem, solution, height, fits, output))
+    for note in solution.notes:
+        out.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     return FITS if fits else DOES_NOT_FIT
 
 
-def run(problem: Problem, algorithm: str, *, time_limit: float, seed: int) -> Solution:
+def run(problem: Problem, algorithm: str, *, time_limit: float, seed: int, pool_objective: str = "total"
+        ) -> Solution:
     fn = get_algorithm(algorithm)
     if problem.pools and algorithm not in POOL_AWARE:
         raise InputError(f"algorithm {algorithm!r} does not place buffers in pools; "
                          f"use one of {', '.join(sorted(POOL_AWARE))}")
     accepted = inspect.signature(fn).parameters
-    options = {k: v for k, v in (("time_limit", time_limit), ("seed", seed)) if k in accepted}
+    options = {k: v for k, v in (("time_limit", time_limit), ("seed", seed), ("pool_objective", pool_objective))
+               if k in accepted}
     if "capacity" not in accepted:
         problem = replace(problem, capacity=None)  # the height is compared afterwards
     return solve(problem, algorithm, **options)
@@ -59,9 +65,11 @@ def summary(problem: Problem, solution: Solution, height: int | None, fits: bool
     table.add_column("what")
     table.add_column("value", justify="right")
     lb = solution.bound
-    table.add_row("arena", _bytes(height) if height is not None else "-")
+    cost = solution.cost(problem) if height is not None else None
+    table.add_row("pools total" if problem.pools else "arena", _bytes(cost) if cost is not None else "-")
     table.add_row("lower bound", _bytes(lb))
-    table.add_row("arena / LB", f"{height / lb:.4f}" if height is not None and lb else "-")
+    table.add_row("bound", bound_name(problem))
+    table.add_row("arena / LB" if not problem.pools else "total / LB", f"{cost / lb:.4f}" if cost is not None and lb else "-")
     if problem.capacity is not None:
         table.add_row("capacity", f"{_bytes(problem.capacity)} ({'fits' if fits else 'does not fit'})")
     for name, size in (solution.pool_sizes(problem).items() if problem.pools and solution.offsets else ()):
@@ -85,7 +93,10 @@ def _bytes(n: int) -> str:
               help="Write the solution: *.json (memplan.solution/1) or CSV with an offset column.")
 @click.option("--time-limit", default=10.0, show_default=True, type=float, help="Seconds for exact/best.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for randomised algorithms.")
+@click.option("--pool-objective", type=click.Choice(["total", "first"]), default="total", show_default=True,
+              help="With pools, exact/best minimise the pools' total size, or the first pool's size first.")
 @user_errors
-def alloc_cli_command(problem_file, capacity, algorithm, output, time_limit, seed):
+def alloc_cli_command(problem_file, capacity, algorithm, output, time_limit, seed, pool_objective):
     """Assign offsets for PROBLEM: MiniMalloc CSV (id,lower,upper,size) or memplan.problem/1 JSON."""
-    sys.exit(alloc_command(problem_file, capacity, algorithm, output, time_limit, seed, console=_stdout()))
+    sys.exit(alloc_command(problem_file, capacity, algorithm, output, time_limit, seed, console=_stdout(),
+                           pool_objective=pool_objective))

@@ -28,7 +28,7 @@ from typing import Sequence
 from .. import alloc
 from ..errors import PlanError
 from ..problem import Block, Problem
-from .cpsat import lazy_cuts, solve_cp
+from ..alloc.cpsat import lazy_cuts, solve_cp
 
 METHODS = ("auto", "exact", "greedy")
 EXACT_LIMIT = 1500  # spillable buffers above which "auto" uses the greedy

@@ -47,7 +47,7 @@ from typing import Mapping, Sequence
 
 from .. import alloc
 from ..units import align_up
-from .cpsat import lazy_cuts, solve_cp
+from ..alloc.cpsat import lazy_cuts, solve_cp
 from ..errors import PlanError
 from ..problem import Block, Problem
 

@@ -1,4 +1,5 @@
-"""CP-SAT helpers shared by the placement searches (spills, weight modes).
+"""CP-SAT helpers shared by the joint pool search (`exact_pools`) and the placement searches
+(spills, weight modes).
 
 Both solve a relaxation — live bytes per step must fit — whose answers the real allocator
 may still fail to pack (fragmentation). ``lazy_cuts`` is the loop around it: solve, pack,
