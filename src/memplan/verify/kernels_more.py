@@ -1,0 +1,4 @@
+"""More NumPy kernels for ONNX operators: shape-subgraph, attention and detector ops."""
+from __future__ import annotations
+
+KERNELS: dict = {}
