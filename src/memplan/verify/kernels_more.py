@@ -1,4 +1,327 @@
-"""More NumPy kernels for ONNX operators: shape-subgraph, attention and detector ops."""
+"""More NumPy kernels for ONNX operators: the ops of folded shape subgraphs (Range, Mod,
+Trilu, CumSum, OneHot), attention blocks (Einsum, GroupNormalization), detectors and
+decoders (TopK, GatherElements, GatherND, ScatterND, ScatterElements), predicates (IsNaN,
+IsInf), rounding, the remaining activation functions and trigonometry, and integer matmuls
+of dynamically quantised models.
+
+Same contract as ``kernels.py`` (this table joins its registry): ``kernel(a, x, y, opset)``
+returns its results (arrays computed into fresh memory, so an output aliasing an input is
+safe) or writes ``y`` with overlap-safe ufunc calls. Semantics follow onnxruntime's CPU
+provider where it differs from the spec's prose (tie order of TopK, rounding of Round,
+rounding of DynamicQuantizeLinear's zero point).
+"""
 from __future__ import annotations
 
-KERNELS: dict = {}
+import numpy as np
+
+from .kernels import KernelError, _axis, _ints, _opt, _unary
+
+__all__ = ["KERNELS"]
+
+
+# ----------------------------------------------------------------------------
+# elementwise
+
+
+def _mod(a, x, y, opset):
+    p, q = x[0], x[1]
+    if int(a.get("fmod", 0)):
+        return np.fmod(p, q)  # C fmod: the sign of the dividend
+    if np.result_type(p, q).kind == "f":
+        raise KernelError("Mod with fmod=0 on floating-point inputs is invalid (the spec requires fmod=1)")
+    return np.mod(p, q)  # Python modulo: the sign of the divisor, as the spec says for fmod=0
+
+
+def _round(a, x, y, opset):
+    np.rint(x[0], out=y[0])  # half to even, as the spec and onnxruntime
+
+
+def _is_nan(a, x, y, opset):
+    np.isnan(x[0], out=y[0])
+
+
+def _is_inf(a, x, y, opset):
+    v = x[0]
+    pos, neg = int(a.get("detect_positive", 1)), int(a.get("detect_negative", 1))
+    return ((v == np.inf) & bool(pos)) | ((v == -np.inf) & bool(neg))
+
+
+def _thresholded_relu(a, x, y, opset):
+    v = x[0]
+    return np.where(v > v.dtype.type(a.get("alpha", 1.0)), v, v.dtype.type(0))
+
+
+def _celu(a, x, y, opset):
+    v = x[0]
+    alpha = v.dtype.type(a.get("alpha", 1.0))
+    return np.maximum(v, 0) + np.minimum(0, alpha * np.expm1(v / alpha))
+
+
+def _shrink(a, x, y, opset):
+    v = x[0]
+    lambd, bias = a.get("lambd", 0.5), a.get("bias", 0.0)
+    res = np.where(v < -lambd, v + bias, np.where(v > lambd, v - bias, 0))
+    return res.astype(v.dtype)
+
+
+def _hardmax(a, x, y, opset):
+    v = x[0]
+    axis = _axis(int(a.get("axis", -1 if opset >= 13 else 1)), v.ndim)
+    if opset < 13:  # the input is flattened to 2-D at axis
+        flat = v.reshape(int(np.prod(v.shape[:axis])), -1)
+        return _one_hot_max(flat, 1).reshape(v.shape)
+    return _one_hot_max(v, axis)
+
+
+def _one_hot_max(v, axis):
+    idx = np.expand_dims(np.argmax(v, axis=axis), axis)  # the first maximum wins
+    res = np.zeros_like(v)
+    np.put_along_axis(res, idx, 1, axis=axis)
+    return res
+
+
+def _cast_like(a, x, y, opset):
+    return x[0]  # _store casts to the output's dtype
+
+
+def _bit_shift(a, x, y, opset):
+    left = a.get("direction") in ("LEFT", b"LEFT")
+    return np.left_shift(x[0], x[1]) if left else np.right_shift(x[0], x[1])
+
+
+# ----------------------------------------------------------------------------
+# shape-subgraph ops
+
+
+def _range(a, x, y, opset):
+    start, limit, delta = (np.asarray(v).reshape(()) for v in x[:3])
+    n = max(int(np.ceil((float(limit) - float(start)) / float(delta))), 0)
+    # start + i * delta in the input type, as onnxruntime accumulates it.
+    return (start + np.arange(n, dtype=start.dtype) * delta).astype(start.dtype)
+
+
+def _trilu(a, x, y, opset):
+    v = x[0]
+    k = _opt(x, 1)
+    k = 0 if k is None else int(np.asarray(k).reshape(()))
+    return np.triu(v, k) if int(a.get("upper", 1)) else np.tril(v, k)
+
+
+def _cum_sum(a, x, y, opset):
+    v = x[0]
+    axis = _axis(int(np.asarray(x[1]).reshape(())), v.ndim)
+    if int(a.get("reverse", 0)):
+        v = np.flip(v, axis)
+    res = np.cumsum(v, axis=axis, dtype=v.dtype)
+    if int(a.get("exclusive", 0)):
+        res = res - v
+    return np.flip(res, axis) if int(a.get("reverse", 0)) else res
+
+
+def _one_hot(a, x, y, opset):
+    indices, depth, values = x[0], x[1], x[2]
+    depth = int(np.asarray(depth).reshape(-1)[0])
+    off, on = np.asarray(values).reshape(-1)[:2]
+    idx = np.asarray(indices).astype(np.int64)
+    idx = np.where(idx < 0, idx + depth, idx)
+    axis = _axis(int(a.get("axis", -1)), idx.ndim + 1)
+    classes = np.arange(depth).reshape((-1,) + (1,) * (idx.ndim - axis))
+    hot = np.expand_dims(idx, axis) == classes
+    return np.where(hot, on, off).astype(np.asarray(values).dtype)
+
+
+def _eye_like(a, x, y, opset):
+    out = y[0]
+    k = int(a.get("k", 0))
+    return np.eye(out.shape[0], out.shape[1], k, dtype=out.dtype)
+
+
+# ----------------------------------------------------------------------------
+# indexing
+
+
+def _fix_index(idx, dim):
+    idx = np.asarray(idx).astype(np.int64)
+    if np.any((idx < -dim) | (idx >= dim)):
+        raise KernelError(f"index out of range [{-dim}, {dim - 1}]")
+    return np.where(idx < 0, idx + dim, idx)
+
+
+def _gather_elements(a, x, y, opset):
+    v, idx = x[0], x[1]
+    axis = _axis(int(a.get("axis", 0)), v.ndim)
+    return np.take_along_axis(v, _fix_index(idx, v.shape[axis]), axis=axis)
+
+
+def _gather_nd(a, x, y, opset):
+    data, idx = x[0], np.asarray(x[1]).astype(np.int64)
+    b = int(a.get("batch_dims", 0))
+    batch = data.shape[:b]
+    k = idx.shape[-1]
+    nb = int(np.prod(batch)) if b else 1
+    d = data.reshape((nb,) + data.shape[b:])
+    ind = idx.reshape((nb, -1, k))
+    dims = np.array(data.shape[b:b + k])
+    ind = np.where(ind < 0, ind + dims, ind)
+    rows = np.arange(nb).reshape(-1, 1)
+    res = d[(rows,) + tuple(ind[..., j] for j in range(k))]
+    return res.reshape(idx.shape[:-1] + data.shape[b + k:])
+
+
+_REDUCE = {"none": None, "add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}
+
+
+def _reduction(a):
+    name = a.get("reduction", "none")
+    name = name.decode() if isinstance(name, bytes) else name
+    if name not in _REDUCE:
+        raise KernelError(f"reduction={name!r} is not supported")
+    return _REDUCE[name]
+
+
+def _scatter_nd(a, x, y, opset):
+    data, idx, upd = x[0], np.asarray(x[1]).astype(np.int64), x[2]
+    res = np.array(data, copy=True)
+    k = idx.shape[-1]
+    flat_idx = idx.reshape(-1, k)
+    flat_idx = np.where(flat_idx < 0, flat_idx + np.array(data.shape[:k]), flat_idx)
+    flat_upd = upd.reshape((flat_idx.shape[0],) + data.shape[k:])
+    fn = _reduction(a)
+    for i, where in enumerate(flat_idx):  # in order: later updates see earlier ones, as onnxruntime
+        key = tuple(where)
+        res[key] = flat_upd[i] if fn is None else fn(res[key], flat_upd[i])
+    return res
+
+
+def _scatter_elements(a, x, y, opset):
+    data, idx, upd = x[0], x[1], x[2]
+    axis = _axis(int(a.get("axis", 0)), data.ndim)
+    idx = _fix_index(idx, data.shape[axis])
+    res = np.array(data, copy=True)
+    fn = _reduction(a)
+    grid = list(np.indices(idx.shape, sparse=True))
+    grid[axis] = idx
+    target = tuple(np.broadcast_arrays(*grid))
+    if fn is None:
+        res[target] = upd
+    else:
+        fn.at(res, target, upd)  # unbuffered: repeated indices accumulate
+    return res
+
+
+def _top_k(a, x, y, opset):
+    v = x[0]
+    k = int(np.asarray(x[1]).reshape(-1)[0]) if opset >= 10 else int(a["k"])
+    axis = _axis(int(a.get("axis", -1)), v.ndim)
+    largest = int(a.get("largest", 1))
+    keys = v.astype(np.int64) if v.dtype.kind == "u" else v
+    # Stable sort: equal values keep index order (onnxruntime returns the lower index first).
+    order = np.argsort(-keys if largest else keys, axis=axis, kind="stable")
+    idx = np.take(order, np.arange(k), axis=axis)
+    return np.take_along_axis(v, idx, axis=axis), idx.astype(np.int64)
+
+
+def _reverse_sequence(a, x, y, opset):
+    v, lens = x[0], np.asarray(x[1]).astype(np.int64)
+    time_axis, batch_axis = int(a.get("time_axis", 0)), int(a.get("batch_axis", 1))
+    res = np.array(v, copy=True)
+    for b, n in enumerate(lens):
+        src = [slice(None)] * v.ndim
+        src[batch_axis] = b
+        src[time_axis] = slice(0, int(n))
+        dst = list(src)
+        res[tuple(dst)] = np.flip(v[tuple(src)], axis=time_axis - (batch_axis < time_axis))
+    return res
+
+
+# ----------------------------------------------------------------------------
+# normalisation and products
+
+
+def _group_norm(a, x, y, opset):
+    data, scale, bias = x[0], x[1], x[2]
+    groups = int(a["num_groups"])
+    eps = a.get("epsilon", 1e-5)
+    n, c = data.shape[:2]
+    v = data.astype(np.float64).reshape(n, groups, -1)
+    mean = v.mean(axis=2, keepdims=True)
+    var = ((v - mean) ** 2).mean(axis=2, keepdims=True)
+    normed = ((v - mean) / np.sqrt(var + eps)).reshape(data.shape)
+    shape = (1, -1) + (1,) * (data.ndim - 2)
+    if scale.size == groups and groups != c:  # opset 18: one scale and bias per group
+        scale, bias = np.repeat(scale, c // groups), np.repeat(bias, c // groups)
+    return normed * scale.reshape(shape) + bias.reshape(shape)
+
+
+def _mean_variance_norm(a, x, y, opset):
+    v = x[0].astype(np.float64)
+    axes = tuple(_axis(int(ax), v.ndim) for ax in a.get("axes", [0, 2, 3]))
+    mean = v.mean(axis=axes, keepdims=True)
+    var = ((v - mean) ** 2).mean(axis=axes, keepdims=True)
+    return (v - mean) / (np.sqrt(var) + 1e-9)
+
+
+def _lp_norm(a, x, y, opset):
+    v = x[0]
+    axis = _axis(int(a.get("axis", -1)), v.ndim)
+    p = int(a.get("p", 2))
+    norm = np.abs(v).sum(axis=axis, keepdims=True) if p == 1 else np.sqrt((v * v).sum(axis=axis, keepdims=True))
+    return v / norm
+
+
+def _einsum(a, x, y, opset):
+    eq = a["equation"]
+    eq = eq.decode() if isinstance(eq, bytes) else eq
+    return np.einsum(eq.replace(" ", ""), *x)
+
+
+def _det(a, x, y, opset):
+    return np.linalg.det(x[0])
+
+
+def _matmul_integer(a, x, y, opset):
+    pa, pb = x[0].astype(np.int64), x[1].astype(np.int64)
+    za, zb = _opt(x, 2), _opt(x, 3)
+    if za is not None:
+        za = np.asarray(za).astype(np.int64)
+        pa = pa - (za.reshape(-1, 1) if za.ndim == 1 and za.size > 1 else za)
+    if zb is not None:
+        pb = pb - np.asarray(zb).astype(np.int64)  # per-column zero points broadcast on the last axis
+    return np.matmul(pa, pb)
+
+
+def _dynamic_quantize_linear(a, x, y, opset):
+    v = x[0].astype(np.float32)
+    lo = min(float(v.min(initial=0.0)), 0.0)
+    hi = max(float(v.max(initial=0.0)), 0.0)
+    scale = np.float32((hi - lo) / 255.0)
+    if scale == 0:
+        zp = np.float32(0)
+    else:
+        zp = np.clip(np.rint(np.float32(0) - np.float32(lo) / scale), 0, 255)
+    q = np.clip(np.rint(v / scale) + zp, 0, 255) if scale else np.clip(zp + 0 * v, 0, 255)
+    return q.astype(np.uint8), np.array(scale, np.float32), np.array(zp, np.uint8)
+
+
+# ----------------------------------------------------------------------------
+# dispatch
+
+KERNELS = {
+    "Mod": _mod, "Round": _round, "IsNaN": _is_nan, "IsInf": _is_inf,
+    "ThresholdedRelu": _thresholded_relu, "Celu": _celu, "Shrink": _shrink, "Hardmax": _hardmax,
+    "Tan": _unary(np.tan), "Asin": _unary(np.arcsin), "Acos": _unary(np.arccos), "Atan": _unary(np.arctan),
+    "Sinh": _unary(np.sinh), "Cosh": _unary(np.cosh), "Asinh": _unary(np.arcsinh),
+    "Acosh": _unary(np.arccosh), "Atanh": _unary(np.arctanh),
+    "CastLike": _cast_like, "BitShift": _bit_shift,
+    "BitwiseAnd": lambda a, x, y, o: np.bitwise_and(x[0], x[1]),
+    "BitwiseOr": lambda a, x, y, o: np.bitwise_or(x[0], x[1]),
+    "BitwiseXor": lambda a, x, y, o: np.bitwise_xor(x[0], x[1]),
+    "BitwiseNot": lambda a, x, y, o: np.invert(x[0]),
+    "Range": _range, "Trilu": _trilu, "CumSum": _cum_sum, "OneHot": _one_hot, "EyeLike": _eye_like,
+    "GatherElements": _gather_elements, "GatherND": _gather_nd, "ScatterND": _scatter_nd,
+    "ScatterElements": _scatter_elements, "Scatter": _scatter_elements, "TopK": _top_k,
+    "ReverseSequence": _reverse_sequence,
+    "GroupNormalization": _group_norm, "MeanVarianceNormalization": _mean_variance_norm,
+    "LpNormalization": _lp_norm, "Einsum": _einsum, "Det": _det,
+    "MatMulInteger": _matmul_integer, "DynamicQuantizeLinear": _dynamic_quantize_linear,
+}
