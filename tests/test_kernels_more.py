@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ort_single import ort_run
 
 from memplan.verify.kernels import KernelError, run_op
 from memplan.verify.kernels_more import KERNELS
-
-from ort_single import ort_run
 
 RNG = np.random.default_rng(99)
 CASES: list = []

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ort_single import ort_run
 
 from memplan.verify.kernels import run_op
 from memplan.verify.kernels_rnn import KERNELS
-
-from ort_single import ort_run
 
 RNG = np.random.default_rng(7)
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
@@ -166,7 +165,6 @@ def test_layout_1_is_layout_0_transposed(op, direction, dirs):
 @pytest.mark.parametrize("op", list(KERNELS))
 def test_layout_1_matches_onnx_reference(op):
     from onnx.reference import ReferenceEvaluator
-
     from ort_single import single_node_model
 
     inputs = make_inputs(op, 1, init_h=True)

@@ -1215,7 +1215,7 @@ _KERNELS = {
 }
 
 # Kernels kept in sibling modules (recurrent ops, later additions) join the same table.
-from . import kernels_more, kernels_rnn  # noqa: E402  (they import the helpers above)
+from . import kernels_more, kernels_rnn  # (at the end: they import the helpers above)
 
 _KERNELS.update(kernels_rnn.KERNELS)
 _KERNELS.update(kernels_more.KERNELS)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import KernelError, _axis, _ints, _opt, _unary
+from .kernels import KernelError, _axis, _opt, _unary
 
 __all__ = ["KERNELS"]
 
