@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 
+from ..errors import ModelError
+
 # op type -> input slots holding trainable parameters ("all" = every input)
 WEIGHT_SLOTS: dict[str, tuple[int, ...] | str] = {
     "Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (0, 1, 2), "MatMul": (0, 1), "Einsum": "all",
@@ -40,11 +42,17 @@ WEIGHTED_PRODUCERS = {"Conv", "ConvTranspose", "MatMul", "Gemm", "Einsum", "Batc
 BIAS_OPS = {"Add", "Mul", "Sub"}
 
 
-def randomize_weights(src: str, dst: str, seed: int = 0) -> str:
-    """Write ``src`` to ``dst`` with every float weight replaced by seeded random values."""
+def randomize_weights(src: str, dst: str, seed: int = 0, *, label: str | None = None) -> str:
+    """Write ``src`` to ``dst`` with every float weight replaced by seeded random values
+    (``label``: the model as the user named it, for messages)."""
     import onnx
 
-    model = onnx.load(src)
+    try:
+        model = onnx.load(src)
+    except FileNotFoundError:
+        raise ModelError(f"{label or src}: no such file") from None
+    except Exception as exc:  # noqa: BLE001  (protobuf raises its own DecodeError and others)
+        raise ModelError(f"{label or src}: not a readable ONNX model ({type(exc).__name__})") from None
     weights = weight_names(model)
     rng = np.random.default_rng(seed)
     for g in _graphs(model.graph):
@@ -84,9 +92,9 @@ def _used_as_weight(name, shape, consumers, producer, seen) -> bool:
         # A bias or scale is a vector along one axis (C,1,1 or N); a constant added to a
         # matrix product with more dimensions is something else, e.g. an attention mask.
         vector = sum(d > 1 for d in shape) == 1
-        if node.op_type in BIAS_OPS and len(node.input) == 2 and vector:
-            if _after_weighted_op(node.input[1 - slot], producer, depth=3):
-                return True
+        if (node.op_type in BIAS_OPS and len(node.input) == 2 and vector
+                and _after_weighted_op(node.input[1 - slot], producer, depth=3)):
+            return True
     return False
 
 
