@@ -149,6 +149,17 @@ case("MatMulInteger", [ints(2, 3, 4, lo=-128, hi=127, dtype=np.int8), ints(4, 5,
      opset=10)
 case("MatMulInteger", [ints(3, 4, lo=0, hi=255, dtype=np.uint8), ints(4, 5, lo=-128, hi=127, dtype=np.int8),
                        np.array(3, np.uint8), ints(5, lo=-5, hi=5, dtype=np.int8)], opset=10)
+case("ConvInteger", [ints(1, 3, 6, 6, lo=0, hi=255, dtype=np.uint8), ints(4, 3, 3, 3, lo=0, hi=255, dtype=np.uint8),
+                     np.array(120, np.uint8), np.array(130, np.uint8)], {"pads": [1, 1, 1, 1]}, opset=10)
+case("ConvInteger", [ints(1, 4, 7, 7, lo=0, hi=255, dtype=np.uint8), ints(4, 2, 3, 3, lo=0, hi=255, dtype=np.uint8),
+                     np.array(3, np.uint8)], {"group": 2, "strides": [2, 2]}, opset=10)
+case("ConvInteger", [ints(1, 2, 5, 5, lo=0, hi=255, dtype=np.uint8), ints(3, 2, 2, 2, lo=-128, hi=127, dtype=np.int8)],
+     {"auto_pad": "SAME_UPPER"}, opset=10)
+case("LpPool", [rand(2, 3, 7, 6)], {"kernel_shape": [3, 3]}, opset=18)
+case("LpPool", [rand(2, 3, 7, 6)], {"kernel_shape": [2, 3], "p": 1, "strides": [2, 2], "pads": [1, 1, 0, 0]}, opset=18)
+case("LpPool", [rand(1, 2, 9)], {"kernel_shape": [3], "p": 3, "dilations": [2]}, opset=18)
+case("GlobalLpPool", [rand(2, 3, 4, 5)])
+case("GlobalLpPool", [rand(2, 3, 5)], {"p": 1})
 case("DynamicQuantizeLinear", [rand(3, 4, lo=-2, hi=5)], n_out=3, atol=1, opset=11)
 case("DynamicQuantizeLinear", [rand(3, 4, lo=0.5, hi=3)], n_out=3, atol=1, opset=11)
 

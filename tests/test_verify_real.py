@@ -288,16 +288,17 @@ def test_verify_random_weights_end_to_end(tmp_path, build):
 
 
 def test_missing_kernel_names_the_model_not_a_temporary_file(tmp_path):
-    nodes = [helper.make_node("GlobalLpPool", ["x"], ["y"], name="lp")]
+    # a random op: no deterministic kernel can ever match it
+    nodes = [helper.make_node("RandomUniformLike", ["x"], ["y"], name="lp")]
     m = model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 3])],
-              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 1, 1])], [])
+              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 3, 3])], [])
     path = save(m, tmp_path / "lp.onnx")
     for extra in ([], ["--random-weights"]):
         r = run("verify", path, *extra)
         assert r.returncode == 2
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"memplan: error: {path}: "), r.stderr
-        assert "GlobalLpPool" in lines[0] and "random.onnx" not in r.stderr
+        assert "RandomUniformLike" in lines[0] and "random.onnx" not in r.stderr
 
 
 def test_dynamic_input_error_names_the_model_not_a_temporary_file(tmp_path):

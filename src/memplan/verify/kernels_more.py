@@ -14,7 +14,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import KernelError, _axis, _opt, _unary
+from .kernels import (
+    KernelError,
+    _axis,
+    _conv_core,
+    _opt,
+    _pad_window,
+    _pads,
+    _pool_setup,
+    _spatial_params,
+    _tap,
+    _taps,
+    _unary,
+)
 
 __all__ = ["KERNELS"]
 
@@ -303,6 +315,45 @@ def _dynamic_quantize_linear(a, x, y, opset):
     return q.astype(np.uint8), np.array(scale, np.float32), np.array(zp, np.uint8)
 
 
+def _conv_integer(a, x, y, opset):
+    qx, qw = x[0], x[1]
+    zx, zw = _opt(x, 2), _opt(x, 3)
+    out = y[0]
+    nd = qx.ndim - 2
+    kernel, strides, dilations = _spatial_params(a, qw.shape[2:], nd)
+    heads, _ = _pads(a, qx.shape[2:], kernel, strides, dilations)
+    # Integer products summed in float64 are exact for any realistic size. Padding is
+    # zero *after* the zero point is subtracted, as onnxruntime pads with the zero point.
+    xs = qx.astype(np.float64) - (0 if zx is None else float(np.asarray(zx).reshape(-1)[0]))
+    ws = qw.astype(np.float64)
+    if zw is not None:
+        zw = np.asarray(zw, np.float64)
+        ws = ws - (zw.reshape((-1,) + (1,) * (qw.ndim - 1)) if zw.size > 1 else zw.reshape(()))
+    acc = _conv_core(xs, ws, int(a.get("group", 1)), heads, strides, dilations, list(out.shape[2:]))
+    return np.rint(acc).astype(np.int32)
+
+
+# ----------------------------------------------------------------------------
+# Lp pooling
+
+
+def _lp_pool(a, x, y, opset):
+    data, out = x[0], y[0]
+    p = float(a.get("p", 2))
+    kernel, strides, dilations, out_spatial, heads, _, lengths = _pool_setup(a, data, out)
+    xp = _pad_window(np.abs(data.astype(np.float64)) ** p, heads, lengths, 0)
+    acc = np.zeros(data.shape[:2] + tuple(out_spatial))
+    for _, offs in _taps(kernel, dilations):
+        acc += _tap(xp, offs, strides, out_spatial)
+    return acc ** (1 / p)
+
+
+def _global_lp_pool(a, x, y, opset):
+    v = x[0].astype(np.float64)
+    p = float(a.get("p", 2))
+    return (np.abs(v) ** p).sum(axis=tuple(range(2, v.ndim)), keepdims=True) ** (1 / p)
+
+
 # ----------------------------------------------------------------------------
 # dispatch
 
@@ -324,4 +375,5 @@ KERNELS = {
     "GroupNormalization": _group_norm, "MeanVarianceNormalization": _mean_variance_norm,
     "LpNormalization": _lp_norm, "Einsum": _einsum, "Det": _det,
     "MatMulInteger": _matmul_integer, "DynamicQuantizeLinear": _dynamic_quantize_linear,
+    "ConvInteger": _conv_integer, "LpPool": _lp_pool, "GlobalLpPool": _global_lp_pool,
 }
