@@ -49,14 +49,17 @@ def compare(name: str, ours: np.ndarray, ref: np.ndarray, rtol: float, atol: flo
     if ours.shape != ref.shape:
         return OutputDiff(name, float("inf"), float("inf"), False)
     a, b = ours.astype(np.float64), ref.astype(np.float64)
-    same = (a == b) | (np.isnan(a) & np.isnan(b))
-    finite = np.isfinite(a) & np.isfinite(b)
     with np.errstate(invalid="ignore", over="ignore"):
-        err = np.where(same, 0.0, np.where(finite, np.abs(a - b), np.inf))
+        err = np.abs(a - b)
+    magnitude = np.abs(b)
+    odd = ~np.isfinite(err)  # a non-finite value on either side (rare: fix up only those)
+    if odd.any():
+        x, y = a[odd], b[odd]
+        err[odd] = np.where((x == y) | (np.isnan(x) & np.isnan(y)), 0.0, np.inf)
+        magnitude[odd & ~np.isfinite(b)] = 0.0
     max_abs = float(err.max(initial=0.0))
     # Relative error only where the reference is finite and above atol: next to an exact
     # zero any rounding difference is "infinitely" relative and says nothing.
-    magnitude = np.where(np.isfinite(b), np.abs(b), 0.0)
     meaningful = magnitude > atol
     max_rel = float((err[meaningful] / magnitude[meaningful]).max(initial=0.0))
     scale = float(magnitude.max(initial=0.0)) if scaled else magnitude
