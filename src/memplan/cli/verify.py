@@ -60,7 +60,7 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
     out.print(_proof_table(model, result, proof, rtol, atol))
     if not proof.ok:
         bad = proof.first_failure
-        click.echo(f"memplan: verification FAILED: {bad.name} differs from onnxruntime "
+        click.echo(f"memplan: verification FAILED: {model}: {bad.name} differs from onnxruntime "
                    f"(max abs {bad.max_abs:.3g}, max rel {bad.max_rel:.3g})", err=True)
         sys.exit(VERIFY_FAILED)
 
