@@ -309,3 +309,11 @@ def test_dynamic_input_error_names_the_model_not_a_temporary_file(tmp_path):
     r = run("verify", path, "--random-weights")
     assert r.returncode == 2
     assert path in r.stderr and "random.onnx" not in r.stderr, r.stderr
+
+
+def test_failed_verification_names_the_model(tmp_path):
+    path = save(causal_attention(), tmp_path / "attn.onnx")
+    r = run("verify", path, "--random-weights", "--corrupt", "--algorithm", "naive")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"verification FAILED: {path}: " in r.stderr
+    assert "random.onnx" not in r.stdout + r.stderr
