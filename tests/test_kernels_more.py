@@ -160,6 +160,18 @@ case("LpPool", [rand(2, 3, 7, 6)], {"kernel_shape": [2, 3], "p": 1, "strides": [
 case("LpPool", [rand(1, 2, 9)], {"kernel_shape": [3], "p": 3, "dilations": [2]}, opset=18)
 case("GlobalLpPool", [rand(2, 3, 4, 5)])
 case("GlobalLpPool", [rand(2, 3, 5)], {"p": 1})
+GS_DATA, GS_GRID = rand(2, 3, 5, 6), rand(2, 4, 7, 2, lo=-1.6, hi=1.6)
+for mode in ["bilinear", "nearest", "bicubic"]:
+    for padding in ["zeros", "border", "reflection"]:
+        for align in [0, 1]:
+            case("GridSample", [GS_DATA, GS_GRID], {"mode": mode, "padding_mode": padding, "align_corners": align},
+                 opset=16)
+GS_WIDE = rand(2, 3, 5, 2, lo=-5, hi=5)
+for mode in ["bilinear", "nearest", "bicubic"]:
+    for padding in ["zeros", "border", "reflection"]:
+        case("GridSample", [GS_DATA, GS_WIDE], {"mode": mode, "padding_mode": padding, "align_corners": 1}, opset=16)
+case("GridSample", [GS_DATA, GS_GRID], {"mode": "linear"}, opset=20)
+case("GridSample", [GS_DATA, GS_GRID], {"mode": "cubic", "padding_mode": "border"}, opset=20)
 case("DynamicQuantizeLinear", [rand(3, 4, lo=-2, hi=5)], n_out=3, atol=1, opset=11)
 case("DynamicQuantizeLinear", [rand(3, 4, lo=0.5, hi=3)], n_out=3, atol=1, opset=11)
 

@@ -355,6 +355,103 @@ def _global_lp_pool(a, x, y, opset):
 
 
 # ----------------------------------------------------------------------------
+# GridSample (2-D), in float32 as onnxruntime computes it
+
+
+def _grid_sample(a, x, y, opset):
+    data, grid = x[0], x[1]
+    if data.ndim != 4:
+        raise KernelError(f"GridSample on {data.ndim - 2}-D data is not supported (2-D only)")
+    mode = a.get("mode", "linear" if opset >= 20 else "bilinear")
+    mode = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+    padding = a.get("padding_mode", "zeros")
+    if mode not in ("linear", "nearest", "cubic") or padding not in ("zeros", "border", "reflection"):
+        raise KernelError(f"GridSample mode={mode!r} padding_mode={padding!r} is not supported")
+    align = bool(a.get("align_corners", 0))
+    f = np.float32
+    n, c, h, w = data.shape
+    g = grid.astype(np.float32)
+    xs, ys = _gs_denormalize(g[..., 0], w, align), _gs_denormalize(g[..., 1], h, align)
+    if mode == "nearest":
+        xs, ys = np.rint(xs), np.rint(ys)
+    bounds = (f(0), f(0), f(w - 1), f(h - 1)) if align else (f(-0.5), f(-0.5), f(w - 0.5), f(h - 0.5))
+    if padding == "border" and mode != "cubic":  # cubic clamps each of its 16 taps instead
+        xs, ys = np.clip(xs, 0, w - 1), np.clip(ys, 0, h - 1)
+    elif padding == "reflection":
+        xs, ys = _gs_reflect(xs, bounds[0], bounds[2]), _gs_reflect(ys, bounds[1], bounds[3])
+    pixel = _gs_pixels(data.astype(np.float32), padding, bounds)
+    if mode == "nearest":
+        return pixel(ys.astype(np.int64), xs.astype(np.int64))
+    x0, y0 = np.floor(xs), np.floor(ys)
+    if mode == "linear":
+        dx1, dy1 = (xs - x0)[:, None], (ys - y0)[:, None]
+        dx2, dy2 = f(1) - dx1, f(1) - dy1
+        xi, yi = x0.astype(np.int64), y0.astype(np.int64)
+        top = dx2 * pixel(yi, xi) + dx1 * pixel(yi, xi + 1)
+        bottom = dx2 * pixel(yi + 1, xi) + dx1 * pixel(yi + 1, xi + 1)
+        return dy2 * top + dy1 * bottom
+    wx, wy = _gs_cubic_coeffs(xs - x0), _gs_cubic_coeffs(ys - y0)
+    xi, yi = x0.astype(np.int64) - 1, y0.astype(np.int64) - 1
+    res = np.zeros((n, c) + xs.shape[1:], np.float32)
+    for i in range(4):
+        row = sum(wx[j][:, None] * pixel(yi + i, xi + j) for j in range(4))
+        res += wy[i][:, None] * row
+    return res
+
+
+def _gs_denormalize(v, length, align):
+    f = np.float32
+    return (v + f(1)) / f(2) * f(length - 1) if align else ((v + f(1)) * f(length) - f(1)) / f(2)
+
+
+def _gs_reflect(v, lo, hi):
+    """onnxruntime's GsReflect: fold coordinates outside [lo, hi] back inside."""
+    span = hi - lo
+    below, above = v < lo, v > hi
+    d = np.where(below, lo - v, np.where(above, v - hi, 0)).astype(np.float32)
+    k = np.trunc(d / span)
+    r = (d - k * span).astype(np.float32)
+    even = (k.astype(np.int64) % 2) == 0
+    low_side = np.where(even, lo + r, hi - r)
+    high_side = np.where(even, hi - r, lo + r)
+    return np.where(below, low_side, np.where(above, high_side, v)).astype(np.float32)
+
+
+def _gs_pixels(data, padding, bounds):
+    """pixel(rows, cols) -> (N, C, *rows.shape[1:]) with the padding mode's out-of-range rule."""
+    n, _, h, w = data.shape
+    batch = np.arange(n).reshape((n,) + (1,) * 2)
+
+    def pixel(r, col):
+        if padding == "zeros":
+            inside = (r >= 0) & (r < h) & (col >= 0) & (col < w)
+            r, col = np.clip(r, 0, h - 1), np.clip(col, 0, w - 1)
+        elif padding == "border":
+            inside = None
+            r, col = np.clip(r, 0, h - 1), np.clip(col, 0, w - 1)
+        else:
+            inside = None
+            col = _gs_reflect(col.astype(np.float32), bounds[0], bounds[2]).astype(np.int64)
+            r = _gs_reflect(r.astype(np.float32), bounds[1], bounds[3]).astype(np.int64)
+            r, col = np.clip(r, 0, h - 1), np.clip(col, 0, w - 1)
+        vals = np.moveaxis(data[batch, :, r, col], -1, 1)  # (N, Ho, Wo, C) -> (N, C, Ho, Wo)
+        return vals if inside is None else vals * inside[:, None]
+    return pixel
+
+
+def _gs_cubic_coeffs(t):
+    """Keys cubic weights (A = -0.75) of the taps at -1, 0, 1, 2 for fraction t."""
+    f = np.float32
+    a = f(-0.75)
+    t = np.abs(t).astype(np.float32)
+    t1, t2, t3 = t + f(1), f(1) - t, f(2) - t
+    return [((a * t1 - f(5) * a) * t1 + f(8) * a) * t1 - f(4) * a,
+            ((a + f(2)) * t - (a + f(3))) * t * t + f(1),
+            ((a + f(2)) * t2 - (a + f(3))) * t2 * t2 + f(1),
+            ((a * t3 - f(5) * a) * t3 + f(8) * a) * t3 - f(4) * a]
+
+
+# ----------------------------------------------------------------------------
 # dispatch
 
 KERNELS = {
@@ -376,4 +473,5 @@ KERNELS = {
     "LpNormalization": _lp_norm, "Einsum": _einsum, "Det": _det,
     "MatMulInteger": _matmul_integer, "DynamicQuantizeLinear": _dynamic_quantize_linear,
     "ConvInteger": _conv_integer, "LpPool": _lp_pool, "GlobalLpPool": _global_lp_pool,
+    "GridSample": _grid_sample,
 }
