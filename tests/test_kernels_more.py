@@ -160,6 +160,27 @@ case("LpPool", [rand(2, 3, 7, 6)], {"kernel_shape": [2, 3], "p": 1, "strides": [
 case("LpPool", [rand(1, 2, 9)], {"kernel_shape": [3], "p": 3, "dilations": [2]}, opset=18)
 case("GlobalLpPool", [rand(2, 3, 4, 5)])
 case("GlobalLpPool", [rand(2, 3, 5)], {"p": 1})
+case("RMSNormalization", [rand(2, 3, 8), rand(8)], opset=23)
+case("RMSNormalization", [rand(2, 3, 8), rand(3, 8)], {"axis": 1, "epsilon": 1e-2}, opset=23)
+Q4, K4, V4 = rand(2, 4, 3, 8), rand(2, 4, 5, 8), rand(2, 4, 5, 6)
+KG, VG = rand(2, 2, 5, 8), rand(2, 2, 5, 6)
+ATT_BOOL = RNG.random((3, 5)) < 0.7
+ATT_BOOL[:, 0] = True
+case("Attention", [Q4, K4, V4], opset=23)
+case("Attention", [Q4, KG, VG], {"scale": 0.3}, opset=23)
+case("Attention", [Q4, K4, V4, ATT_BOOL], opset=23)
+case("Attention", [Q4, K4, V4, rand(2, 1, 3, 5)], opset=23)
+case("Attention", [Q4, K4, V4, rand(3, 5)], {"softcap": 2.0}, opset=23)
+case("Attention", [rand(2, 5, 8), rand(2, 5, 8), rand(2, 5, 8)], {"is_causal": 1, "q_num_heads": 2, "kv_num_heads": 2},
+     opset=23)
+case("Attention", [rand(1, 2, 5, 4), rand(1, 2, 3, 4), rand(1, 2, 3, 4)], {"is_causal": 1}, opset=23)
+case("Attention", [Q4, K4, V4, None, rand(2, 4, 2, 8), rand(2, 4, 2, 6)], n_out=3, opset=23)
+case("Attention", [Q4, K4, V4, None, rand(2, 4, 2, 8), rand(2, 4, 2, 6)], {"is_causal": 1}, n_out=3, opset=23)
+case("Attention", [rand(2, 3, 32), rand(2, 5, 16), rand(2, 5, 12)], {"q_num_heads": 4, "kv_num_heads": 2},
+     opset=23)
+for mode in range(4):
+    case("Attention", [Q4, K4, V4, rand(3, 5)], {"qk_matmul_output_mode": mode, "softcap": 1.5},
+         n_out=4, opset=23)
 GS_DATA, GS_GRID = rand(2, 3, 5, 6), rand(2, 4, 7, 2, lo=-1.6, hi=1.6)
 for mode in ["bilinear", "nearest", "bicubic"]:
     for padding in ["zeros", "border", "reflection"]:

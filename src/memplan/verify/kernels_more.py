@@ -355,6 +355,76 @@ def _global_lp_pool(a, x, y, opset):
 
 
 # ----------------------------------------------------------------------------
+# opset-23 transformer ops
+
+
+def _rms_norm(a, x, y, opset):
+    data, scale = x[0], x[1]
+    axis = _axis(int(a.get("axis", -1)), data.ndim)
+    eps = a.get("epsilon", 1e-5)
+    v = data.astype(np.float64)
+    ms = (v * v).mean(axis=tuple(range(axis, data.ndim)), keepdims=True)
+    return v / np.sqrt(ms + eps) * scale
+
+
+def _attention(a, x, y, opset):
+    """Attention-23: (B, heads, seq, dim) or (B, seq, heads * dim) inputs, grouped KV heads,
+    boolean or additive mask, causal mask, past key/value, softcap, the four QK outputs."""
+    q, k, v = x[0], x[1], x[2]
+    mask, past_k, past_v = _opt(x, 3), _opt(x, 4), _opt(x, 5)
+    three_d = q.ndim == 3
+    if three_d:
+        q = _heads(q, int(a["q_num_heads"]))
+        k = _heads(k, int(a["kv_num_heads"]))
+        v = _heads(v, int(a["kv_num_heads"]))
+    past = 0 if past_k is None else past_k.shape[2]
+    if past_k is not None:
+        k = np.concatenate([past_k, k], axis=2)
+        v = np.concatenate([past_v, v], axis=2)
+    present_k, present_v = k, v
+    group = q.shape[1] // k.shape[1]
+    kk, vv = np.repeat(k, group, axis=1), np.repeat(v, group, axis=1)
+    scale = a.get("scale")
+    scale = 1 / np.sqrt(q.shape[-1]) if scale is None else scale
+    qk = np.matmul(q.astype(np.float32), np.swapaxes(kk, -1, -2)).astype(np.float32) * np.float32(scale)
+    # onnxruntime's order (its qk_matmul_output_mode stages): QK, softcap, + masks, softmax.
+    softcap = float(a.get("softcap", 0.0))
+    capped = np.float32(softcap) * np.tanh(qk / np.float32(softcap)) if softcap > 0 else qk
+    bias = np.zeros(qk.shape[-2:], np.float32)
+    if int(a.get("is_causal", 0)):
+        q_len, total = qk.shape[-2:]
+        # query i sits at position past + i: it sees keys up to there
+        bias = np.where(np.arange(total) > np.arange(q_len)[:, None] + past, np.float32(-np.inf), bias)
+    if mask is not None:
+        extra = np.where(mask, np.float32(0), np.float32(-np.inf)) if mask.dtype == bool else mask
+        bias = bias + _pad_mask(extra, qk.shape[-1])
+    scores = capped + bias
+    stages = [qk, capped, scores]
+    peak = scores.max(axis=-1, keepdims=True)
+    e = np.exp(scores - np.where(np.isfinite(peak), peak, 0))
+    probs = e / e.sum(axis=-1, keepdims=True)
+    stages.append(probs)
+    out = np.matmul(probs, vv)
+    if three_d:
+        out = np.swapaxes(out, 1, 2).reshape(out.shape[0], out.shape[2], -1)
+    mode = int(a.get("qk_matmul_output_mode", 0))
+    return out, present_k, present_v, stages[mode]
+
+
+def _heads(t, heads):
+    b, s, hidden = t.shape
+    return t.reshape(b, s, heads, hidden // heads).transpose(0, 2, 1, 3)
+
+
+def _pad_mask(mask, total):
+    """A mask shorter than the key sequence covers its first positions (the rest: -inf)."""
+    if mask.shape[-1] >= total:
+        return mask
+    pad = np.full(mask.shape[:-1] + (total - mask.shape[-1],), -np.inf, np.float32)
+    return np.concatenate([mask, pad], axis=-1)
+
+
+# ----------------------------------------------------------------------------
 # GridSample (2-D), in float32 as onnxruntime computes it
 
 
@@ -473,5 +543,5 @@ KERNELS = {
     "LpNormalization": _lp_norm, "Einsum": _einsum, "Det": _det,
     "MatMulInteger": _matmul_integer, "DynamicQuantizeLinear": _dynamic_quantize_linear,
     "ConvInteger": _conv_integer, "LpPool": _lp_pool, "GlobalLpPool": _global_lp_pool,
-    "GridSample": _grid_sample,
+    "GridSample": _grid_sample, "RMSNormalization": _rms_norm, "Attention": _attention,
 }
