@@ -94,6 +94,7 @@ case("OneHot", [ONEHOT_IDX.astype(np.int32), scalar(5, np.int32), np.array([0.1,
      {"axis": 1}, opset=11)
 case("EyeLike", [rand(4, 5)], opset=9)
 case("EyeLike", [rand(5, 3)], {"k": -1}, opset=9)
+case("EyeLike", [rand(3, 3)], {"k": 1, "dtype": 7}, opset=9)
 
 # indexing
 case("GatherElements", [rand(3, 4), ints(3, 2, lo=-4, hi=4)], {"axis": 1})
@@ -158,6 +159,11 @@ case("ConvInteger", [ints(1, 2, 5, 5, lo=0, hi=255, dtype=np.uint8), ints(3, 2, 
 case("LpPool", [rand(2, 3, 7, 6)], {"kernel_shape": [3, 3]}, opset=18)
 case("LpPool", [rand(2, 3, 7, 6)], {"kernel_shape": [2, 3], "p": 1, "strides": [2, 2], "pads": [1, 1, 0, 0]}, opset=18)
 case("LpPool", [rand(1, 2, 9)], {"kernel_shape": [3], "p": 3, "dilations": [2]}, opset=18)
+case("LpPool", [rand(2, 3, 7, 6)], {"kernel_shape": [3, 3], "strides": [2, 2], "auto_pad": "SAME_UPPER"}, opset=18)
+case("LpPool", [rand(2, 3, 7, 6)], {"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1}, opset=18)
+case("LpPool", [rand(2, 3, 7, 6)], {"kernel_shape": [3, 2], "strides": [2, 1], "auto_pad": "VALID"}, opset=11)
+case("ConvInteger", [ints(1, 2, 9, 9, lo=0, hi=255, dtype=np.uint8), ints(3, 2, 3, 3, lo=0, hi=255, dtype=np.uint8),
+                     np.array(7, np.uint8), np.array(9, np.uint8)], {"dilations": [2, 2], "pads": [2, 1, 2, 1]}, opset=10)
 case("GlobalLpPool", [rand(2, 3, 4, 5)])
 case("GlobalLpPool", [rand(2, 3, 5)], {"p": 1})
 case("RMSNormalization", [rand(2, 3, 8), rand(8)], opset=23)
@@ -215,6 +221,19 @@ def test_matches_onnxruntime(op, inputs, attrs, opset, n_out, atol, rtol):
 def test_every_op_is_tested():
     tested = {p.values[0] for p in CASES}
     assert set(KERNELS) <= tested, sorted(set(KERNELS) - tested)
+
+
+@pytest.mark.parametrize("largest", [0, 1])
+def test_top_k_unsorted_selects_the_same_elements(largest):
+    # sorted=0 leaves the order to the implementation (onnxruntime's follows its selection
+    # algorithm); ours is sorted, which the spec allows: the same elements, maybe reordered.
+    x, k = rand(4, 9), i64(3)
+    attrs = {"sorted": 0, "largest": largest}
+    want_v, want_i = ort_run("TopK", [x, k], attrs, 11, [True, True])
+    got_v, got_i = np.empty_like(want_v), np.empty_like(want_i)
+    run_op("TopK", attrs, [x, k], [got_v, got_i], opset=11)
+    np.testing.assert_array_equal(np.sort(got_i, axis=1), np.sort(want_i, axis=1))
+    np.testing.assert_array_equal(np.sort(got_v, axis=1), np.sort(want_v, axis=1))
 
 
 def test_output_aliases_input():
