@@ -2,8 +2,9 @@
 
 Every array must name a graph input and match its planned shape and dtype exactly (the
 plan was made for that shape; a silent cast would verify something else than what the user
-gave). Inputs the file does not hold are seeded random, as without the option. Each problem
-is one line naming the file, the input and what the model expects.
+gave). An input whose dimensions are dynamic in the model takes its shape from its array
+unless ``--input-shape`` sets it. Inputs the file does not hold are seeded random, as without
+the option. Each problem is one line naming the file, the input and what the model expects.
 """
 from __future__ import annotations
 
@@ -33,6 +34,31 @@ def load_inputs(npz_path: str, graph, label: str) -> dict[str, np.ndarray]:
                              f"{','.join(str(d) for d in value.shape) or 'SHAPE'})")
         inputs[name] = value
     return inputs
+
+
+def dynamic_input_shapes(npz_path: str, model_path: str, given: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """``--input-shape`` specs (``name=d0,d1,..``) from the file's arrays, for the model's
+    inputs that have dynamic dimensions and no ``--input-shape`` of their own: a real input
+    fixes its own shape. A rank that does not fit is left to ``load_inputs`` to report."""
+    import onnx
+
+    arrays = _read(npz_path)
+    named = {spec.rpartition("=")[0] for spec in given}
+    try:
+        graph = onnx.load(model_path, load_external_data=False).graph
+    except Exception:  # noqa: BLE001  (an unreadable model: the importer says why, in one line)
+        return ()
+    weights = {t.name for t in graph.initializer}
+    specs = []
+    for vi in graph.input:
+        if vi.name in weights or vi.name in named or vi.name not in arrays:
+            continue
+        dims = vi.type.tensor_type.shape.dim
+        value = arrays[vi.name]
+        dynamic = any(not d.HasField("dim_value") or d.dim_value <= 0 for d in dims)
+        if dynamic and value.ndim == len(dims) and value.ndim > 0:
+            specs.append(f"{vi.name}={','.join(str(d) for d in value.shape)}")
+    return tuple(specs)
 
 
 def _read(npz_path: str) -> dict[str, np.ndarray]:
