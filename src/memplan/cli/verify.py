@@ -30,7 +30,7 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
     from ..onnx_import import load
     from ..verify.arena_exec import corrupt as corrupt_plan
     from ..verify.check import check_plan
-    from ..verify.inputs import load_inputs
+    from ..verify.inputs import dynamic_input_shapes, load_inputs
     from ..verify.prove import prove
     from ..verify.reference import randomize_weights
     from ..zoo import resolve
@@ -40,6 +40,8 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
     with tempfile.TemporaryDirectory() as tmp:
         if random_weights:
             path = randomize_weights(path, os.path.join(tmp, "random.onnx"), seed, label=model)
+        if inputs_path:  # real arrays fix the shapes of dynamic inputs
+            input_shapes = tuple(input_shapes) + dynamic_input_shapes(inputs_path, path, tuple(input_shapes))
         graph = load(path, input_shapes=parse_input_shapes(input_shapes), name=model)  # messages name MODEL
         inputs = load_inputs(inputs_path, graph, model) if inputs_path else None
         if plan_path:
