@@ -317,3 +317,21 @@ def test_failed_verification_names_the_model(tmp_path):
     assert r.returncode == 1, r.stdout + r.stderr
     assert f"verification FAILED: {path}: " in r.stderr
     assert "random.onnx" not in r.stdout + r.stderr
+
+
+def _dynamic_relu(tmp_path):
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    m = model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
+              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])], [])
+    return save(m, tmp_path / "dyn.onnx")
+
+
+def test_inputs_fix_dynamic_shapes(tmp_path):
+    path = _dynamic_relu(tmp_path)
+    np.savez(tmp_path / "x.npz", x=RNG.standard_normal((5, 3)).astype(np.float32))
+    r = run("verify", path, "--inputs", str(tmp_path / "x.npz"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    # an explicit --input-shape wins, and a contradicting array is then a one-line error
+    r = run("verify", path, "--inputs", str(tmp_path / "x.npz"), "--input-shape", "x=2,3")
+    assert r.returncode == 2 and "input 'x' has shape (5, 3)" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
