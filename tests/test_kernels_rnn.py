@@ -186,3 +186,36 @@ def test_bad_activation_is_named():
     with pytest.raises(KernelError, match="Swish"):
         run_op("RNN", {"hidden_size": HIDDEN, "activations": ["Swish"]}, inputs,
                [np.empty((SEQ, 1, BATCH, HIDDEN), np.float32), None])
+
+
+@pytest.mark.parametrize("op", list(KERNELS))
+def test_recurrent_model_runs_in_its_arena(tmp_path, op):
+    # Bidirectional, sequence lengths as a graph input, both outputs used downstream.
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    import memplan
+    from memplan.verify.prove import prove
+
+    g = GATES[op]
+    inits = [numpy_helper.from_array(rand(2, g * HIDDEN, INPUT), "W"),
+             numpy_helper.from_array(rand(2, g * HIDDEN, HIDDEN), "R"),
+             numpy_helper.from_array(rand(2, 2 * g * HIDDEN), "B")]
+    outs = ["y", "yh"] + (["yc"] if op == "LSTM" else [])
+    extra = {"linear_before_reset": 1} if op == "GRU" else {}
+    nodes = [helper.make_node("Relu", ["x"], ["xr"], name="pre"),
+             helper.make_node(op, ["xr", "W", "R", "B", "lens"], outs, name="rnn", hidden_size=HIDDEN,
+                              direction="bidirectional", **extra),
+             helper.make_node("ReduceSum", ["y"], ["s"], name="sum", keepdims=0),
+             helper.make_node("Tanh", ["yh"], ["t"], name="tanh")]
+    graph = helper.make_graph(
+        nodes, "rnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [SEQ, BATCH, INPUT]),
+                       helper.make_tensor_value_info("lens", TensorProto.INT32, [BATCH])],
+        [helper.make_tensor_value_info("s", TensorProto.FLOAT, []),
+         helper.make_tensor_value_info("t", TensorProto.FLOAT, [2, BATCH, HIDDEN])], inits)
+    path = str(tmp_path / "rnn.onnx")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), path)
+    loaded = memplan.load(path)
+    lens = {"lens": np.array([5, 2, 4], np.int32)}
+    proof = prove(path, loaded, memplan.plan(loaded), inputs=lens)
+    assert proof.ok, proof.first_failure
