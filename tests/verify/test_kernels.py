@@ -482,8 +482,11 @@ def test_matches_onnxruntime(op, inputs, attrs, opset, n_out, atol, rtol):
 
 
 def test_every_supported_op_is_tested():
+    from memplan.verify import kernels_more, kernels_rnn
+
     tested = {p.values[0] for p in CASES}
-    assert SUPPORTED_OPS <= tested, sorted(SUPPORTED_OPS - tested)
+    elsewhere = set(kernels_rnn.KERNELS) | set(kernels_more.KERNELS)  # tests in their own files
+    assert SUPPORTED_OPS - elsewhere <= tested, sorted(SUPPORTED_OPS - elsewhere - tested)
 
 
 def fresh(op, attrs, inputs, shape, dtype=np.float32, opset=13):

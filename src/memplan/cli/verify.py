@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..errors import PlanError
-from .common import VERIFY_FAILED, _stdout, load_model, make_plan, onnx_only, plan_options, user_errors
+from .common import VERIFY_FAILED, _stdout, make_plan, onnx_only, parse_input_shapes, plan_options, user_errors
 
 
 @click.command("verify")
@@ -19,14 +19,18 @@ from .common import VERIFY_FAILED, _stdout, load_model, make_plan, onnx_only, pl
 @click.option("--rtol", default=1e-4, show_default=True, type=float)
 @click.option("--atol", default=1e-5, show_default=True, type=float)
 @click.option("--corrupt", is_flag=True, help="Overlap two live buffers on purpose: the run must fail.")
+@click.option("--inputs", "inputs_path", default=None, metavar="FILE.npz",
+              help="Real input arrays by input name (numpy.savez); inputs not in the file are seeded random.")
 @user_errors
 def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
-                   plan_path, random_weights, rtol, atol, corrupt):
+                   plan_path, random_weights, rtol, atol, corrupt, inputs_path):
     """Run MODEL inside its planned arena and compare with onnxruntime (exit 0 only if they match)."""
     import tempfile
 
+    from ..graph.onnx import load
     from ..verify.executor import corrupt as corrupt_plan
     from ..verify.check import check_plan
+    from ..verify.inputs import dynamic_input_shapes, load_inputs
     from ..verify.prove import prove
     from ..verify.reference import randomize_weights
     from ..graph.zoo import resolve
@@ -35,8 +39,11 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
     path, _ = resolve(model)
     with tempfile.TemporaryDirectory() as tmp:
         if random_weights:
-            path = randomize_weights(path, os.path.join(tmp, "random.onnx"), seed)
-        graph = load_model(path, input_shapes)
+            path = randomize_weights(path, os.path.join(tmp, "random.onnx"), seed, label=model)
+        if inputs_path:  # real arrays fix the shapes of dynamic inputs
+            input_shapes = tuple(input_shapes) + dynamic_input_shapes(inputs_path, path, tuple(input_shapes))
+        graph = load(path, input_shapes=parse_input_shapes(input_shapes), name=model)  # messages name MODEL
+        inputs = load_inputs(inputs_path, graph, model) if inputs_path else None
         if plan_path:
             from ..formats.plan_json import read_plan
 
@@ -51,11 +58,11 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
             result, (a, b) = corrupt_plan(result)
             out.print(f"corrupted: buffer {b} moved onto buffer {a}; the validator says: "
                       f"{check_plan(graph, result)[0]}", markup=False)
-        proof = prove(path, graph, result, seed=seed, rtol=rtol, atol=atol)
+        proof = prove(path, graph, result, seed=seed, rtol=rtol, atol=atol, inputs=inputs, label=model)
     out.print(_proof_table(model, result, proof, rtol, atol))
     if not proof.ok:
         bad = proof.first_failure
-        click.echo(f"memplan: verification FAILED: {bad.name} differs from onnxruntime "
+        click.echo(f"memplan: verification FAILED: {model}: {bad.name} differs from onnxruntime "
                    f"(max abs {bad.max_abs:.3g}, max rel {bad.max_rel:.3g})", err=True)
         sys.exit(VERIFY_FAILED)
 

@@ -1214,4 +1214,10 @@ _KERNELS = {
     "QLinearMatMul": _qlinear_matmul, "QLinearConv": _qlinear_conv,
 }
 
+# Kernels kept in sibling modules (recurrent ops, later additions) join the same table.
+from . import kernels_more, kernels_rnn
+
+_KERNELS.update(kernels_rnn.KERNELS)
+_KERNELS.update(kernels_more.KERNELS)
+
 SUPPORTED_OPS: frozenset[str] = frozenset(_KERNELS)

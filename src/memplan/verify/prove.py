@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import PlanError
 from .executor import run_in_arena
 from .reference import make_inputs, reference_outputs
 
@@ -41,30 +42,44 @@ class Proof:
 def compare(name: str, ours: np.ndarray, ref: np.ndarray, rtol: float, atol: float, *,
             scaled: bool = False) -> OutputDiff:
     """Elementwise ``|ours - ref| <= atol + rtol * |ref|``; with ``scaled``, the tolerance is
-    relative to the tensor's largest magnitude instead (for intermediates, whose near-zero
-    entries carry float summation noise while a clobbered value is off by far more)."""
+    relative to the tensor's largest finite magnitude instead (for intermediates, whose
+    near-zero entries carry float summation noise while a clobbered value is off by far more).
+    Equal infinities and NaNs at the same positions match (causal masks are full of -inf);
+    any other non-finite value on either side is an infinite error."""
     if ours.shape != ref.shape:
         return OutputDiff(name, float("inf"), float("inf"), False)
     a, b = ours.astype(np.float64), ref.astype(np.float64)
-    err = np.abs(a - b)
-    err = np.where(np.isnan(a) & np.isnan(b), 0.0, np.where(np.isnan(a) | np.isnan(b), np.inf, err))
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(a - b)
+    magnitude = np.abs(b)
+    odd = ~np.isfinite(err)  # a non-finite value on either side (rare: fix up only those)
+    if odd.any():
+        x, y = a[odd], b[odd]
+        err[odd] = np.where((x == y) | (np.isnan(x) & np.isnan(y)), 0.0, np.inf)
+        magnitude[odd & ~np.isfinite(b)] = 0.0
     max_abs = float(err.max(initial=0.0))
-    # Relative error only where the reference is above atol: next to an exact zero any
-    # rounding difference is "infinitely" relative and says nothing.
-    meaningful = np.abs(b) > atol
-    max_rel = float((err[meaningful] / np.abs(b[meaningful])).max(initial=0.0))
-    scale = float(np.abs(b).max(initial=0.0)) if scaled else np.abs(b)
+    # Relative error only where the reference is finite and above atol: next to an exact
+    # zero any rounding difference is "infinitely" relative and says nothing.
+    meaningful = magnitude > atol
+    max_rel = float((err[meaningful] / magnitude[meaningful]).max(initial=0.0))
+    scale = float(magnitude.max(initial=0.0)) if scaled else magnitude
     ok = bool(np.all(err <= atol + rtol * scale))
     return OutputDiff(name, max_abs, max_rel, ok)
 
 
 def prove(model_path: str, graph, plan, *, seed: int = 0, rtol: float = 1e-4, atol: float = 1e-5,
-          poison: bool = True, intermediates: bool = True) -> Proof:
-    """Run ``plan`` in its arena and onnxruntime on the same seeded input; compare outputs."""
-    inputs = make_inputs(graph, seed)
+          poison: bool = True, intermediates: bool = True, inputs: dict | None = None,
+          label: str | None = None) -> Proof:
+    """Run ``plan`` in its arena and onnxruntime on the same input; compare outputs.
+
+    ``inputs``: the user's arrays by input name (checked by ``verify.inputs.load_inputs``);
+    every input not given is seeded random. ``label``: the model as the user named it, for
+    messages (``model_path`` may be a temporary rewrite of it)."""
+    label = label or str(model_path)
+    feeds = {**make_inputs(graph, seed), **(inputs or {})}
     produced = tuple(graph.tensors[t] for op in graph.ops for t in op.outputs if t and t not in graph.outputs)
     start = time.perf_counter()
-    ref = reference_outputs(model_path, inputs, extra=produced if intermediates else ())
+    ref = reference_outputs(model_path, feeds, extra=produced if intermediates else (), label=label)
     ref_seconds = time.perf_counter() - start
     checked: list[OutputDiff] = []
 
@@ -72,6 +87,9 @@ def prove(model_path: str, graph, plan, *, seed: int = 0, rtol: float = 1e-4, at
         if name in ref and name not in graph.outputs:
             checked.append(compare(name, value, ref[name], rtol, atol, scaled=True))
 
-    run = run_in_arena(graph, plan, inputs, poison=poison, observe=observe if intermediates else None)
+    try:
+        run = run_in_arena(graph, plan, feeds, poison=poison, observe=observe if intermediates else None)
+    except PlanError as exc:  # e.g. an op without a kernel: say which model it is in
+        raise PlanError(f"{label}: {exc}") from None
     diffs = tuple(compare(name, run.outputs[name], ref[name], rtol, atol) for name in graph.outputs)
     return Proof(diffs, tuple(checked), run.seconds, ref_seconds)

@@ -2,19 +2,18 @@
 onnxruntime's outputs.
 
 The zoo graphs build every weight as ``ConstantOfShape(..) = 0.02``: a plan that mixes up
-two weights or two channels could still match. ``randomize_weights`` rewrites a model so
-every float constant holds seeded random values with sane scales (He-normal for matrices and
-kernels, values in [0.5, 1.5) for vectors such as BatchNorm scales and variances, so deep
-networks neither explode nor vanish).
+two weights or two channels could still match. ``randomize_weights`` (in
+``random_weights.py``) rewrites a model so every tensor used as a weight holds seeded random
+values with sane scales, and every shape, scale or index tensor keeps its value.
 """
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
 
 from ..errors import ModelError
+from .random_weights import randomize_weights  # noqa: F401  (its old home; cli and tests import it here)
 
 FLOAT_KINDS = "f"
 
@@ -35,38 +34,6 @@ def make_inputs(graph, seed: int = 0) -> dict[str, np.ndarray]:
     return inputs
 
 
-def randomize_weights(src: str, dst: str, seed: int = 0) -> str:
-    """Write ``src`` to ``dst`` with every float weight replaced by seeded random values."""
-    import onnx
-    from onnx import numpy_helper
-
-    model = onnx.load(src)
-    g = model.graph
-    rng = np.random.default_rng(seed)
-    consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
-    keep, new_inits = [], []
-    for node in g.node:
-        shape = _constant_of_shape(node, consts)
-        if shape is None:
-            keep.append(node)
-            continue
-        value = onnx.helper.get_attribute_value(node.attribute[0]) if node.attribute else None
-        dtype = numpy_helper.to_array(value).dtype if value is not None else np.float32
-        array = _random(rng, tuple(int(d) for d in shape), dtype)
-        new_inits.append(numpy_helper.from_array(array, node.output[0]))
-    for init in g.initializer:
-        array = numpy_helper.to_array(init)
-        if array.dtype.kind == "f" and array.size > 1:
-            init.CopyFrom(numpy_helper.from_array(_random(rng, array.shape, array.dtype), init.name))
-    del g.node[:]
-    g.node.extend(keep)
-    g.initializer.extend(new_inits)
-    if model.ir_version < 4:  # before IR 4 every initializer must also be a graph input
-        g.input.extend(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in new_inits)
-    onnx.save(model, dst)
-    return dst
-
-
 def _expose(model_path: str, tensors) -> bytes:
     """The model, serialised, with ``tensors`` (memplan Tensors: name, dtype, shape) added as
     graph outputs."""
@@ -80,30 +47,16 @@ def _expose(model_path: str, tensors) -> bytes:
     return model.SerializeToString()
 
 
-def _constant_of_shape(node, consts):
-    if node.op_type != "ConstantOfShape" or node.input[0] not in consts:
-        return None
-    return consts[node.input[0]]
-
-
-def _random(rng, shape, dtype) -> np.ndarray:
-    if len(shape) >= 2:
-        fan_in = math.prod(shape[1:])
-        values = rng.standard_normal(shape, dtype=np.float32) * np.float32(math.sqrt(1.0 / max(fan_in, 1)))
-    else:
-        values = rng.uniform(0.5, 1.5, shape)
-    return values.astype(dtype, copy=False)
-
-
 def reference_outputs(model_path: str, inputs: dict[str, np.ndarray], *,
-                      extra: tuple = ()) -> dict[str, np.ndarray]:
+                      extra: tuple = (), label: str | None = None) -> dict[str, np.ndarray]:
     """onnxruntime's outputs for ``inputs`` (CPU, basic graph optimisations only: constant
     folding and redundant-node removal, which change no result). ``extra`` names intermediate tensors to return too:
     they are added as graph outputs of a copy of the model."""
     import onnxruntime as ort
 
+    label = label or str(model_path)  # the user's name for the model, not a temporary file
     if isinstance(model_path, str) and not os.path.exists(model_path):
-        raise ModelError(f"{model_path}: no such file")
+        raise ModelError(f"{label}: no such file")
     if extra:
         model_path = _expose(model_path, extra)
     options = ort.SessionOptions()
@@ -115,4 +68,7 @@ def reference_outputs(model_path: str, inputs: dict[str, np.ndarray], *,
         feeds = {i.name: inputs[i.name] for i in session.get_inputs() if i.name in inputs}
         return dict(zip(names, session.run(names, feeds)))
     except Exception as exc:  # onnxruntime raises its own unrelated types
-        raise ModelError(f"{model_path}: onnxruntime could not run the model: {str(exc).splitlines()[0][:200]}") from None
+        text = (str(exc).splitlines() or [type(exc).__name__])[0]
+        if isinstance(model_path, str):
+            text = text.replace(model_path, label)
+        raise ModelError(f"{label}: onnxruntime could not run the model: {text[:200]}") from None
