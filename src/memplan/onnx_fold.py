@@ -163,7 +163,7 @@ def fold_once(model, shapes, dynamic: set[str], source: str) -> dict[str, int]:
     g = model.graph
     known = set(_initializer_shapes(g))
     derived = set(dynamic)  # tensors whose value depends on input shapes or pinned inputs
-    foldable, targets, target_index = [], [], set()
+    foldable, targets, target_index, foldable_at = [], [], set(), {}
     for index, node in enumerate(g.node):
         if node.domain not in ("", "ai.onnx") or node.op_type in RANDOM_OPS or _has_subgraph(node):
             continue
@@ -178,6 +178,7 @@ def fold_once(model, shapes, dynamic: set[str], source: str) -> dict[str, int]:
             continue
         outs = [t for t in node.output if t]
         foldable.append(node)
+        foldable_at[len(foldable) - 1] = index
         known.update(outs)
         if is_derived:
             derived.update(outs)
@@ -186,10 +187,27 @@ def fold_once(model, shapes, dynamic: set[str], source: str) -> dict[str, int]:
         if is_derived or any(shapes.get(t) is None for t in outs):
             targets.append(node)
             target_index.add(index)
+    _add_shape_inputs(g, foldable, foldable_at, targets, target_index, shapes)
     if not targets:
         return {}
     values = evaluate(model, foldable, targets, shapes, source)
     return replace_with_initializers(model, target_index, values, derived)
+
+
+def _add_shape_inputs(g, foldable, foldable_at, targets, target_index, shapes) -> None:
+    """Constant chains that ONNX data propagation does not see through (``Transpose``,
+    ``Slice`` of a ``Concat``…) and that feed a node whose output shape is unknown: fold them
+    too, so that node sees a constant (``Pad``'s pads, ``Reshape``'s shape)."""
+    producer = {t: k for k, n in enumerate(foldable) for t in n.output if t}
+    chosen = set(foldable_at.values())
+    for index, node in enumerate(g.node):
+        if index in chosen or all(shapes.get(t) is not None for t in node.output if t):
+            continue
+        for t in node.input:
+            k = producer.get(t)
+            if k is not None and foldable[k].op_type != "Constant" and foldable_at[k] not in target_index:
+                targets.append(foldable[k])
+                target_index.add(foldable_at[k])
 
 
 def evaluate(model, foldable, targets, shapes, source) -> dict[str, np.ndarray]:
@@ -289,8 +307,7 @@ def replace_with_initializers(model, drop: set[int], values, derived) -> dict[st
     shape_constants = {}
     for name, value in values.items():
         g.initializer.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
-        if name in derived:
-            shape_constants[name] = int(value.nbytes)
+        shape_constants[name] = int(value.nbytes)
     _drop_dead_constants(g)
     return shape_constants
 
@@ -624,49 +641,53 @@ def check_guards(model, guards, source) -> None:
 
 # ---------------------------------------------------------------- errors for what stays dynamic
 
-def control_flow_error(model, source) -> None:
-    """The first control-flow node left: its condition/trip count depends on input values."""
-    g = model.graph
-    for node in g.node:
-        if node.op_type not in CONTROL_FLOW:
-            continue
-        deps = ", ".join(depends_on_inputs(g, node)) or "none"
-        if node.op_type == "If":
-            raise ModelError(f"{source}: node {node.name!r} (If): its condition {node.input[0]!r} depends on input "
-                             f"values (inputs: {deps}); pin them with --input-value NAME=V to choose the branch")
-        if node.op_type == "Loop":
-            raise ModelError(f"{source}: node {node.name!r} (Loop): its trip count is not known statically "
-                             f"(it depends on inputs: {deps}); memplan plans loops with a static trip count "
-                             f"only — pin them with --input-value NAME=V")
-        raise ModelError(f"{source}: node {node.name!r} (Scan): its sequence length is not static; "
-                         f"pass --input-shape for the inputs it depends on ({deps})")
-
-
-def value_dependence_error(model, shapes, source) -> None:
-    """All graph inputs are static but some tensor is not: name the first node whose output
-    shape depends on input values, and the way out."""
+def first_dynamic_error(model, shapes, source) -> None:
+    """All graph inputs are static, yet something is not: raise for the first node, in file
+    order, that is control flow left in place or whose output shape depends on input values
+    (and not merely on another dynamic tensor)."""
     g = model.graph
     inits = {t.name for t in g.initializer}
     for node in g.node:
-        outs = [t for t in node.output if t]
-        if not outs or all(shapes.get(t) is not None for t in outs):
-            continue
         ins = [t for t in node.input if t]
         if any(t not in inits and shapes.get(t) is None for t in ins):
             continue  # not the first: an input is already dynamic
-        bad = next(t for t in outs if shapes.get(t) is None)
-        deps = ", ".join(depends_on_inputs(g, node)) or "none"
-        where = f"{source}: shape of tensor {bad!r} (output of node {node.name!r} ({node.op_type}))"
-        if node.op_type in VALUE_SIZED:
-            raise ModelError(f"{where} depends on input values ({node.op_type}'s output size is data-dependent; "
-                             f"inputs: {deps}); memplan plans static shapes only — pin the inputs with "
-                             f"--input-value NAME=V, or cut the model before this node")
-        runtime = [t for t in ins[1:] if t not in inits]
-        if runtime:
-            raise ModelError(f"{where} depends on input values (through {runtime[0]!r}, computed at run time "
-                             f"from inputs: {deps}); pin them with --input-value NAME=V, or re-export the "
-                             f"model with that value constant")
-        return  # an op ONNX shape inference does not know: the importer's own message says so
+        if node.op_type in CONTROL_FLOW:
+            control_flow_error(g, node, source)
+        outs = [t for t in node.output if t]
+        if outs and any(shapes.get(t) is None for t in outs):
+            value_dependence_error(g, node, shapes, inits, source)
+
+
+def control_flow_error(g, node, source) -> None:
+    """A control-flow node left in place: its condition/trip count depends on input values."""
+    deps = ", ".join(depends_on_inputs(g, node)) or "none"
+    if node.op_type == "If":
+        raise ModelError(f"{source}: node {node.name!r} (If): its condition {node.input[0]!r} depends on input "
+                         f"values (inputs: {deps}); pin them with --input-value NAME=V to choose the branch")
+    if node.op_type == "Loop":
+        raise ModelError(f"{source}: node {node.name!r} (Loop): its trip count is not known statically "
+                         f"(it depends on inputs: {deps}); memplan plans loops with a static trip count "
+                         f"only — pin them with --input-value NAME=V")
+    raise ModelError(f"{source}: node {node.name!r} (Scan): its sequence length is not static; "
+                     f"pass --input-shape for the inputs it depends on ({deps})")
+
+
+def value_dependence_error(g, node, shapes, inits, source) -> None:
+    """``node``'s inputs have static shapes but an output does not: say why, if we can."""
+    ins = [t for t in node.input if t]
+    bad = next(t for t in node.output if t and shapes.get(t) is None)
+    deps = ", ".join(depends_on_inputs(g, node)) or "none"
+    where = f"{source}: shape of tensor {bad!r} (output of node {node.name!r} ({node.op_type}))"
+    if node.op_type in VALUE_SIZED:
+        raise ModelError(f"{where} depends on input values ({node.op_type}'s output size is data-dependent; "
+                         f"inputs: {deps}); memplan plans static shapes only — pin the inputs with "
+                         f"--input-value NAME=V, or cut the model before this node")
+    runtime = [t for t in ins[1:] if t not in inits]
+    if runtime:
+        raise ModelError(f"{where} depends on input values (through {runtime[0]!r}, computed at run time "
+                         f"from inputs: {deps}); pin them with --input-value NAME=V, or re-export the "
+                         f"model with that value constant")
+    # otherwise an op ONNX shape inference does not know: the importer's own message says so
 
 
 def depends_on_inputs(graph, node) -> list[str]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import ModelError
 from .ir import DTYPE_BITS, Graph, Op, Tensor, tensor_kind, tensor_nbytes
-from .onnx_fold import control_flow_error, has_control_flow, make_static, static_shapes, value_dependence_error
+from .onnx_fold import first_dynamic_error, has_control_flow, make_static, static_shapes
 
 RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
                         "Multinomial", "Bernoulli"})
@@ -94,8 +94,7 @@ def _explain_dynamic(model, infos, shapes, source) -> None:
         return
     for name in inputs:
         _static_tensor(name, "input", infos, "graph input", inputs, source)
-    control_flow_error(model, source)
-    value_dependence_error(model, shapes, source)
+    first_dynamic_error(model, shapes, source)
 
 
 def _const_tensors(const_ops, known, infos, source) -> dict[str, Tensor]:
@@ -122,6 +121,9 @@ def _with_input_shapes(model, input_shapes, source):
             tt.shape.dim.add().dim_value = int(d)
     for vi in list(model.graph.value_info):  # stale shapes would contradict the new ones
         model.graph.value_info.remove(vi)
+    for out in model.graph.output:  # a symbolic output dim ('seqlen') would shadow the inferred one
+        if any(d.HasField("dim_param") for d in out.type.tensor_type.shape.dim):
+            out.type.tensor_type.ClearField("shape")
     return model
 
 
