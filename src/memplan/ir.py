@@ -80,10 +80,11 @@ class Op:
 class Graph:
     """``ops`` are the runtime ops in file order; ``const_ops`` compute weights from weights
     and run once at load time (their outputs are ``weight`` tensors); ``initializers`` holds
-    the stored constant values. ``shape_constants`` are tensors computed at plan time from
-    the input shapes (or pinned input values): constants, not weights — kind ``weight`` and
-    in ``initializers`` so kernels can read them, but not in ``weights`` (the weights blob);
-    ``shape_constant_bytes`` is the total size of every tensor folded that way."""
+    the stored constant values. ``shape_constant_bytes`` is the total size of the tensors the
+    importer computed at plan time from input shapes (or pinned input values);
+    ``shape_constants`` are those of them that are op parameters (shapes, axes, indices):
+    constants, not weights — kind ``weight`` and in ``initializers`` so kernels can read
+    them, but not in ``weights`` (the weights blob)."""
 
     name: str
     ops: tuple[Op, ...]

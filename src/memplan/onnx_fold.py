@@ -203,6 +203,8 @@ def _add_shape_inputs(g, foldable, foldable_at, targets, target_index, shapes) -
     for index, node in enumerate(g.node):
         if index in chosen or all(shapes.get(t) is not None for t in node.output if t):
             continue
+        if any(shapes.get(t) is None and t not in producer for t in node.input if t):
+            continue  # dynamic because of a dynamic input, not of a constant it reads
         for t in node.input:
             k = producer.get(t)
             if k is not None and foldable[k].op_type != "Constant" and foldable_at[k] not in target_index:

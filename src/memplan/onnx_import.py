@@ -79,8 +79,23 @@ def from_model(model, *, input_shapes=None, source: str = "<model>", input_value
     return Graph(
         name=g.name or os.path.basename(source), ops=tuple(runtime_ops), tensors=tensors,
         inputs=inputs, outputs=outputs, const_ops=tuple(const_ops), initializers=arrays,
-        opset=opset, source=source, shape_constants=frozenset(static.shape_constants),
+        opset=opset, source=source, shape_constants=_parameters(static.shape_constants, tensors),
         shape_constant_bytes=sum(static.shape_constants.values()))
+
+
+def _parameters(folded, tensors) -> frozenset[str]:
+    """Folded tensors that are op parameters (shapes, axes, indices, pads: integer or bool)
+    leave the weights blob; folded floating-point tensors (a causal mask, a slice of an
+    embedding table) are data a kernel reads at run time, so they stay in it."""
+    return frozenset(t for t in folded if t in tensors and not tensors[t].dtype.startswith(("float", "bfloat", "complex")))
+
+
+def static_model(model, *, input_shapes=None, input_values=None, source: str = "<model>"):
+    """The ModelProto memplan plans: input shapes fixed, pinned inputs made constants, shape
+    subgraphs folded, control flow inlined or unrolled (to run in onnxruntime and compare)."""
+    model = _with_input_shapes(model, input_shapes or {}, source)
+    return make_static(model, input_values=input_values or {}, infer=lambda m: _infer_shapes(m, source),
+                       source=source).model
 
 
 def _explain_dynamic(model, infos, shapes, source) -> None:
