@@ -662,7 +662,8 @@ def first_dynamic_error(model, shapes, source) -> None:
 
 def control_flow_error(g, node, source) -> None:
     """A control-flow node left in place: its condition/trip count depends on input values."""
-    deps = ", ".join(depends_on_inputs(g, node)) or "none"
+    deciding = list(node.input[:1] if node.op_type == "If" else node.input[:2] if node.op_type == "Loop" else node.input)
+    deps = ", ".join(depends_on_inputs(g, [t for t in deciding if t])) or "none"
     if node.op_type == "If":
         raise ModelError(f"{source}: node {node.name!r} (If): its condition {node.input[0]!r} depends on input "
                          f"values (inputs: {deps}); pin them with --input-value NAME=V to choose the branch")
@@ -678,7 +679,7 @@ def value_dependence_error(g, node, shapes, inits, source) -> None:
     """``node``'s inputs have static shapes but an output does not: say why, if we can."""
     ins = [t for t in node.input if t]
     bad = next(t for t in node.output if t and shapes.get(t) is None)
-    deps = ", ".join(depends_on_inputs(g, node)) or "none"
+    deps = ", ".join(depends_on_inputs(g, _reads(node))) or "none"
     where = f"{source}: shape of tensor {bad!r} (output of node {node.name!r} ({node.op_type}))"
     if node.op_type in VALUE_SIZED:
         raise ModelError(f"{where} depends on input values ({node.op_type}'s output size is data-dependent; "
@@ -692,12 +693,12 @@ def value_dependence_error(g, node, shapes, inits, source) -> None:
     # otherwise an op ONNX shape inference does not know: the importer's own message says so
 
 
-def depends_on_inputs(graph, node) -> list[str]:
-    """Graph inputs (not initializers) that ``node`` reads, directly or through other nodes."""
+def depends_on_inputs(graph, tensors: list[str]) -> list[str]:
+    """Graph inputs (not initializers) that ``tensors`` are computed from."""
     inits = {t.name for t in graph.initializer}
     inputs = [i.name for i in graph.input if i.name not in inits]
     producer = {t: n for n in graph.node for t in n.output if t}
-    seen, stack, found = set(), _reads(node), set()
+    seen, stack, found = set(), list(tensors), set()
     while stack:
         t = stack.pop()
         if t in seen:
