@@ -687,6 +687,7 @@ def value_dependence_error(g, node, shapes, inits, source) -> None:
                          f"--input-value NAME=V, or cut the model before this node")
     runtime = [t for t in ins[1:] if t not in inits]
     if runtime:
+        deps = ", ".join(depends_on_inputs(g, runtime)) or "none"
         raise ModelError(f"{where} depends on input values (through {runtime[0]!r}, computed at run time "
                          f"from inputs: {deps}); pin them with --input-value NAME=V, or re-export the "
                          f"model with that value constant")
