@@ -371,6 +371,7 @@ def expand_control_flow(model, shapes, guards, dynamic, source) -> bool:
             new_nodes, new_inits = inline_if(node, consts[node.input[0]], _defined_names(g))
         elif node.op_type == "Loop" and _loop_is_static(node, consts):
             new_nodes, new_inits = unroll_loop(node, consts, model, guards, source)
+            dynamic.update(node.input[1:2])  # so the per-iteration conditions fold and can be checked
         elif node.op_type == "Scan" and all(shapes.get(t) is not None for t in _scan_inputs(node)):
             new_nodes, new_inits = unroll_scan(node, shapes, model, source)
         else:
@@ -613,7 +614,7 @@ def unroll_scan(node, shapes, model, source):
         inits += body_inits
         outs = [mapping.get(o.name, o.name) for o in body.output]
         states = outs[:n_state]
-        for j in range(n_out - n_state):
+        for j in range(n_out):
             outs_per_step[j].append(outs[n_state + j])
     for k, (src, out) in enumerate(zip(states, node.output[:n_state])):
         if out:
