@@ -53,7 +53,7 @@ class Folded:
     model: object  # onnx.ModelProto
     inferred: object  # its shape-inferred GraphProto
     shape_constants: dict[str, int] = field(default_factory=dict)  # name -> bytes
-    changed: bool = False
+    changed: bool = False  # False: ``model`` is the caller's, untouched
 
 
 def make_static(model, *, input_values: Mapping[str, np.ndarray], infer: Callable, source: str) -> Folded:
@@ -61,28 +61,55 @@ def make_static(model, *, input_values: Mapping[str, np.ndarray], infer: Callabl
     ``infer(model)`` is the importer's shape inference (returns the inferred GraphProto)."""
     import onnx
 
+    inferred = infer(model)
+    if not input_values and not has_control_flow(model.graph) and \
+            not _fold_plan(model.graph, static_shapes(inferred), set())[2]:
+        return Folded(model, inferred, {}, False)  # nothing to do (the zoo): no copy, one inference
     work = onnx.ModelProto()
     work.CopyFrom(model)
     name_nodes(work.graph)
     dynamic = pin_inputs(work, input_values, source)
     folded: dict[str, int] = {}
     guards: list[tuple[str, str, int]] = []
-    changed = bool(input_values)
+    fresh = not input_values  # the first inference still describes ``work``
     while True:
-        inferred = infer(work)
+        inferred = inferred if fresh else infer_light(work, source)
+        fresh = False
         shapes = static_shapes(inferred)
         if expand_control_flow(work, shapes, guards, dynamic, source):
-            changed = True
             continue
         new = fold_once(work, shapes, dynamic, source)
         if not new:
             break
         folded.update(new)
-        changed = True
     check_guards(work, guards, source)
-    if not changed:
-        return Folded(model, inferred, {}, False)
     return Folded(work, inferred, folded, True)
+
+
+def infer_light(model, source):
+    """Shape inference on a copy that carries large float initializers as typed inputs
+    only: their values never decide a shape, and serialising them every round would cost
+    seconds on a 50 MB model. Built field by field so the big tensors are never copied."""
+    import onnx
+
+    g = model.graph
+    lg = onnx.GraphProto(name=g.name)
+    lg.node.extend(g.node)
+    lg.input.extend(g.input)
+    lg.output.extend(g.output)
+    lg.value_info.extend(g.value_info)
+    for t in g.initializer:
+        if t.data_type in (1, 10, 11, 16) and len(t.dims) and int(np.prod(t.dims)) > 1024:
+            lg.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+        else:
+            lg.initializer.append(t)
+    light = onnx.ModelProto(ir_version=model.ir_version, graph=lg)
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    try:
+        return onnx.shape_inference.infer_shapes(light, data_prop=True).graph
+    except Exception as exc:  # onnx raises several unrelated types here
+        raise ModelError(f"{source}: ONNX shape inference failed: {_short(exc)}") from None
 
 
 # ---------------------------------------------------------------- names and pinned inputs
@@ -157,10 +184,20 @@ def _initializer_shapes(graph) -> dict[str, tuple[int, ...]]:
 
 
 def fold_once(model, shapes, dynamic: set[str], source: str) -> dict[str, int]:
-    """One round: find the nodes computable now, evaluate those that depend on input shapes
-    or pinned values (or whose shape inference could not tell), make them initializers.
-    Returns {folded tensor: bytes} for the shape constants."""
-    g = model.graph
+    """One round: evaluate the nodes ``_fold_plan`` picks and make them initializers.
+    Returns {folded tensor: bytes}."""
+    foldable, targets, target_index, derived = _fold_plan(model.graph, shapes, dynamic)
+    if not targets:
+        return {}
+    values = evaluate(model, foldable, targets, shapes, source)
+    return replace_with_initializers(model, target_index, values, derived)
+
+
+def _fold_plan(g, shapes, dynamic: set[str]):
+    """The nodes computable now (``foldable``: constant inputs, or Shape/Size of a static
+    shape) and, among them, the ``targets`` to fold: those that depend on input shapes or
+    pinned values (``derived``), or whose output shape inference could not tell, or that
+    feed the first node with an unknown output shape."""
     known = set(_initializer_shapes(g))
     derived = set(dynamic)  # tensors whose value depends on input shapes or pinned inputs
     foldable, targets, target_index, foldable_at = [], [], set(), {}
@@ -188,10 +225,7 @@ def fold_once(model, shapes, dynamic: set[str], source: str) -> dict[str, int]:
             targets.append(node)
             target_index.add(index)
     _add_shape_inputs(g, foldable, foldable_at, targets, target_index, shapes)
-    if not targets:
-        return {}
-    values = evaluate(model, foldable, targets, shapes, source)
-    return replace_with_initializers(model, target_index, values, derived)
+    return foldable, targets, target_index, derived
 
 
 def _add_shape_inputs(g, foldable, foldable_at, targets, target_index, shapes) -> None:
@@ -363,7 +397,10 @@ def expand_control_flow(model, shapes, guards, dynamic, source) -> bool:
     static trip count. One at a time: the caller re-infers shapes after each. Constants the
     unrolling creates (iteration numbers, conditions) join ``dynamic`` so what they feed folds."""
     g = model.graph
-    consts = constant_values(g)
+    wanted = {t for n in g.node if n.op_type in CONTROL_FLOW for t in n.input if t}
+    if not wanted:
+        return False
+    consts = constant_values(g, wanted)
     for k, node in enumerate(g.node):
         if node.domain not in ("", "ai.onnx") or node.op_type not in CONTROL_FLOW:
             continue
@@ -389,13 +426,13 @@ def has_control_flow(graph) -> bool:
     return any(n.op_type in CONTROL_FLOW for n in graph.node)
 
 
-def constant_values(graph) -> dict[str, np.ndarray]:
-    """Values known without running anything: initializers and ``Constant`` nodes."""
+def constant_values(graph, names: set[str]) -> dict[str, np.ndarray]:
+    """Values of ``names`` known without running anything: initializers, ``Constant`` nodes."""
     from onnx import helper, numpy_helper
 
-    out = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    out = {t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name in names}
     for node in graph.node:
-        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.attribute:
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.attribute and node.output[0] in names:
             a = node.attribute[0]
             value = helper.get_attribute_value(a)
             if a.name == "value":
@@ -632,7 +669,7 @@ def unroll_scan(node, shapes, model, source):
 
 def check_guards(model, guards, source) -> None:
     """Each unrolled Loop iteration but the last must have a condition known to be true."""
-    consts = constant_values(model.graph)
+    consts = constant_values(model.graph, {name for name, _, _ in guards})
     for name, loop, i in guards:
         if name not in consts:
             raise ModelError(f"{source}: node {loop!r} (Loop): whether iteration {i + 1} runs depends on values "
