@@ -91,7 +91,7 @@ def test_dtype_sizes(tmp_path, dtype, nbytes):
     assert g.tensors["y"].nbytes == 5 * nbytes
 
 
-def test_shape_of_static_tensor_is_folded_to_a_weight(tmp_path):
+def test_shape_of_static_tensor_is_folded_to_a_shape_constant(tmp_path):
     nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
              helper.make_node("Shape", ["r"], ["s"], name="shape"),
              helper.make_node("Reshape", ["r", "s"], ["y"], name="reshape")]
@@ -99,9 +99,9 @@ def test_shape_of_static_tensor_is_folded_to_a_weight(tmp_path):
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])])
     g = load(save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), tmp_path / "s.onnx"))
     assert [op.name for op in g.ops] == ["relu", "reshape"]
-    assert g.tensors["s"].kind == "weight"
-    assert g.const_ops[0].op_type == "Constant"
-    np.testing.assert_array_equal(g.const_ops[0].attrs["value"], [2, 3])
+    assert g.tensors["s"].kind == "weight" and "s" in g.shape_constants and "s" not in g.weights
+    assert g.shape_constant_bytes == 16
+    np.testing.assert_array_equal(g.initializers["s"], [2, 3])
 
 
 @pytest.mark.parametrize("content,match", [
@@ -153,5 +153,6 @@ def test_zero_element_tensor(tmp_path):
 def test_every_zoo_model_imports(name):
     g = memplan.load(f"zoo:{name}")
     assert g.ops and g.weights and g.outputs
+    assert g.shape_constant_bytes == 0 and not g.shape_constants  # nothing to fold: imported as before
     for t in g.activations:
         assert g.tensors[t].nbytes > 0

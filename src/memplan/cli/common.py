@@ -52,16 +52,47 @@ def parse_input_shapes(values: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def parse_input_values(values: tuple[str, ...]) -> dict:
+    """``NAME=V[,V..]`` -> {name: 1-D array}; the importer casts and reshapes to the input."""
+    import numpy as np
+
+    out = {}
+    for text in values:
+        name, sep, raw = text.partition("=")
+        items = [v.strip() for v in raw.split(",") if v.strip()]
+        try:
+            numbers = [int(v) for v in items] if all(_is_int(v) for v in items) else [float(v) for v in items]
+        except ValueError:
+            numbers = []
+        if not sep or not name or not numbers:
+            raise InputError(f"--input-value {text!r}: write NAME=V1,V2,... with numbers, e.g. sr=16000")
+        out[name] = np.array(numbers)
+    return out
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("+-").isdigit()
+
+
+def _input_values_option(ctx, param, value):
+    """Kept in ``ctx.meta`` so every planning command loads the model with them unchanged."""
+    ctx.meta["memplan.input_values"] = value
+
+
 def load_model(spec: str, input_shapes: tuple[str, ...] = ()):
     from ..graph.onnx import load
     from ..graph.zoo import resolve
 
+    ctx = click.get_current_context(silent=True)
+    values = parse_input_values(ctx.meta.get("memplan.input_values", ()) if ctx is not None else ())
     path, name = resolve_tflite(spec) if is_tflite(spec) else resolve(spec)
     if is_tflite(path):
         from ..graph.tflite import load as load_tflite
 
+        if values:
+            raise InputError(f"{spec}: --input-value applies to ONNX models only")
         return load_tflite(path, input_shapes=parse_input_shapes(input_shapes), name=name)
-    return load(path, input_shapes=parse_input_shapes(input_shapes), name=name)
+    return load(path, input_shapes=parse_input_shapes(input_shapes), name=name, input_values=values)
 
 
 def is_tflite(spec: str) -> bool:
@@ -92,6 +123,10 @@ def plan_options(fn):
     options = [
         click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D1,D2,..",
                      help="Fix a dynamic input shape, e.g. data=1,3,224,224 (repeatable)."),
+        click.option("--input-value", multiple=True, metavar="NAME=V[,V..]", expose_value=False,
+                     callback=_input_values_option,
+                     help="Plan for a fixed input value, e.g. sr=16000: the input becomes a constant, so "
+                          "shapes and If conditions that depend on it fold (repeatable)."),
         click.option("--algorithm", "-a", default=DEFAULT_ALGORITHM, show_default=True,
                      help=f"Offset algorithm: {', '.join(ALGORITHMS)}."),
         click.option("--order", default="heuristic", show_default=True,

@@ -80,7 +80,11 @@ class Op:
 class Graph:
     """``ops`` are the runtime ops in file order; ``const_ops`` compute weights from weights
     and run once at load time (their outputs are ``weight`` tensors); ``initializers`` holds
-    the stored constant values."""
+    the stored constant values. ``shape_constant_bytes`` is the total size of the tensors the
+    importer computed at plan time from input shapes (or pinned input values);
+    ``shape_constants`` are those of them that are op parameters (shapes, axes, indices):
+    constants, not weights — kind ``weight`` and in ``initializers`` so kernels can read
+    them, but not in ``weights`` (the weights blob)."""
 
     name: str
     ops: tuple[Op, ...]
@@ -91,6 +95,8 @@ class Graph:
     initializers: Mapping[str, np.ndarray] = field(default_factory=dict)
     opset: int = 13
     source: str = ""
+    shape_constants: frozenset[str] = frozenset()
+    shape_constant_bytes: int = 0
 
     def __post_init__(self):
         names = [op.name for op in self.ops]
@@ -124,10 +130,10 @@ class Graph:
         seen: dict[str, None] = {}
         for op in self.ops:
             for t in op.inputs:
-                if t and self.tensors[t].kind == "weight":
+                if t and self.tensors[t].kind == "weight" and t not in self.shape_constants:
                     seen.setdefault(t)
         for t in self.outputs:
-            if self.tensors[t].kind == "weight":
+            if self.tensors[t].kind == "weight" and t not in self.shape_constants:
                 seen.setdefault(t)
         return tuple(seen)
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .ir import DTYPE_BITS, Graph, Op, Tensor, tensor_kind, tensor_nbytes
+from .onnx_fold import first_dynamic_error, has_control_flow, make_static, static_shapes
 
 RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
                         "Multinomial", "Bernoulli"})
@@ -27,10 +28,11 @@ SHAPE_OPS = frozenset({"Shape", "Size"})
 
 
 def load(path: str | os.PathLike, *, input_shapes: Mapping[str, tuple[int, ...]] | None = None,
-         name: str | None = None) -> Graph:
-    """Read an ONNX file into a `Graph` with static shapes."""
+         name: str | None = None, input_values: Mapping[str, np.ndarray] | None = None) -> Graph:
+    """Read an ONNX file into a `Graph` with static shapes. ``input_values`` pins inputs to
+    values (they become constants: shape subgraphs and ``If`` conditions fold through them)."""
     model = _read_model(str(path))
-    return from_model(model, input_shapes=input_shapes, source=name or str(path))
+    return from_model(model, input_shapes=input_shapes, source=name or str(path), input_values=input_values)
 
 
 def _read_model(path: str):
@@ -55,14 +57,17 @@ def _short(exc: Exception) -> str:
     return (text[0] if text else type(exc).__name__)[:160]
 
 
-def from_model(model, *, input_shapes=None, source: str = "<model>") -> Graph:
+def from_model(model, *, input_shapes=None, source: str = "<model>", input_values=None) -> Graph:
 
     model = _with_input_shapes(model, input_shapes or {}, source)
-    inferred = _infer_shapes(model, source)
+    static = make_static(model, input_values=input_values or {}, infer=lambda m: _infer_shapes(m, source),
+                         source=source)
+    model, inferred = static.model, static.inferred
     g = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     initializers = {t.name: t for t in g.initializer}
     infos = _value_infos(g, inferred)
+    _explain_dynamic(model, infos, static_shapes(inferred), source)
     ops = _ops(g, source)
     weight_names, const_ops, runtime_ops = _split_constants(ops, set(initializers), infos)
     inputs = tuple(i.name for i in g.input if i.name not in initializers)
@@ -74,7 +79,37 @@ def from_model(model, *, input_shapes=None, source: str = "<model>") -> Graph:
     return Graph(
         name=g.name or os.path.basename(source), ops=tuple(runtime_ops), tensors=tensors,
         inputs=inputs, outputs=outputs, const_ops=tuple(const_ops), initializers=arrays,
-        opset=opset, source=source)
+        opset=opset, source=source, shape_constants=_parameters(static.shape_constants, tensors),
+        shape_constant_bytes=sum(static.shape_constants.values()))
+
+
+def _parameters(folded, tensors) -> frozenset[str]:
+    """Folded tensors that are op parameters (shapes, axes, indices, pads: integer or bool)
+    leave the weights blob; folded floating-point tensors (a causal mask, a slice of an
+    embedding table) are data a kernel reads at run time, so they stay in it."""
+    return frozenset(t for t in folded if t in tensors and not tensors[t].dtype.startswith(("float", "bfloat", "complex")))
+
+
+def static_model(model, *, input_shapes=None, input_values=None, source: str = "<model>"):
+    """The ModelProto memplan plans: input shapes fixed, pinned inputs made constants, shape
+    subgraphs folded, control flow inlined or unrolled (to run in onnxruntime and compare)."""
+    model = _with_input_shapes(model, input_shapes or {}, source)
+    return make_static(model, input_values=input_values or {}, infer=lambda m: _infer_shapes(m, source),
+                       source=source).model
+
+
+def _explain_dynamic(model, infos, shapes, source) -> None:
+    """What is still dynamic after folding, said once: a dynamic graph input first (the
+    --input-shape hint), then control flow left in place, then the first tensor whose shape
+    depends on input values."""
+    g = model.graph
+    inits = {t.name for t in g.initializer}
+    inputs = tuple(i.name for i in g.input if i.name not in inits)
+    if not has_control_flow(g) and all(s is not None for s in shapes.values()):
+        return
+    for name in inputs:
+        _static_tensor(name, "input", infos, "graph input", inputs, source)
+    first_dynamic_error(model, shapes, source)
 
 
 def _const_tensors(const_ops, known, infos, source) -> dict[str, Tensor]:
@@ -101,6 +136,9 @@ def _with_input_shapes(model, input_shapes, source):
             tt.shape.dim.add().dim_value = int(d)
     for vi in list(model.graph.value_info):  # stale shapes would contradict the new ones
         model.graph.value_info.remove(vi)
+    for out in model.graph.output:  # a symbolic output dim ('seqlen') would shadow the inferred one
+        if any(d.HasField("dim_param") for d in out.type.tensor_type.shape.dim):
+            out.type.tensor_type.ClearField("shape")
     return model
 
 

@@ -30,6 +30,8 @@ def summary_rows(plan: Plan, graph: Graph, budget: int | None = None) -> list[tu
         ("algorithm", _algorithm_text(plan)),
         ("alignment", f"{plan.alignment} B"),
         ("weights", f"{_bytes(plan.weights_bytes)} in {len(plan.weights)} tensors"),
+        *([("shape constants folded", f"{_bytes(graph.shape_constant_bytes)} (computed at plan time)")]
+          if graph.shape_constant_bytes else []),
         ("arena", _bytes(plan.arena_bytes)),
         ("lower bound (LB)", _bytes(plan.lower_bound_bytes)),
         ("naive (no reuse)", _bytes(plan.naive_bytes)),
