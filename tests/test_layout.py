@@ -105,3 +105,22 @@ def test_modules_stay_small():
     long = {name: n for name, path in modules().items()
             if not name.startswith(LONG_OK) and (n := sum(1 for _ in open(path))) > MAX_LINES}
     assert long == {}
+
+
+def test_every_memplan_import_names_a_module_that_exists():
+    """Catches a relative import left pointing at a module's old home (imports inside functions
+    run only when called, so importing the package would not notice)."""
+    mods = modules()
+    missing = []
+    for name, path in mods.items():
+        package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("memplan")):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    parts = parts[: len(parts) - node.level + 1]
+                    base = ".".join(parts + ([node.module] if node.module else []))
+                if base not in mods:
+                    missing.append(f"{name}:{node.lineno} {base}")
+    assert missing == []

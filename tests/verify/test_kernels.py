@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 from onnx import helper, numpy_helper
 
-from memplan.verify.kernels import SUPPORTED_OPS, KernelError, run_op
+from memplan.verify.ops import SUPPORTED_OPS, KernelError, run_op
 
 RNG = np.random.default_rng(1234)
 CASES: list = []

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from ort_single import ort_run
 
-from memplan.verify.kernels import KernelError, run_op
+from memplan.verify.ops import KernelError, run_op
 from memplan.verify.kernels_more import KERNELS
 
 RNG = np.random.default_rng(99)

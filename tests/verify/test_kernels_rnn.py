@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from ort_single import ort_run
 
-from memplan.verify.kernels import run_op
+from memplan.verify.ops import run_op
 from memplan.verify.kernels_rnn import KERNELS
 
 RNG = np.random.default_rng(7)
@@ -180,7 +180,7 @@ def test_layout_1_matches_onnx_reference(op):
 
 
 def test_bad_activation_is_named():
-    from memplan.verify.kernels import KernelError
+    from memplan.verify.ops import KernelError
 
     inputs = make_inputs("RNN", 1)
     with pytest.raises(KernelError, match="Swish"):

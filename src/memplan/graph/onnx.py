@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .ir import DTYPE_BITS, Graph, Op, Tensor, tensor_kind, tensor_nbytes
-from .onnx_fold import first_dynamic_error, has_control_flow, make_static, static_shapes
+from .fold import first_dynamic_error, has_control_flow, make_static, static_shapes
 
 RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
                         "Multinomial", "Bernoulli"})

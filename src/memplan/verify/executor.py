@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import PlanError
 from .check import tensor_spans
-from .kernels import KernelError, run_op
+from .ops import KernelError, run_op
 
 POISON = 0xFF
 

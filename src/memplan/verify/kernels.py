@@ -19,40 +19,11 @@ from itertools import product
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["run_op", "SUPPORTED_OPS", "KernelError"]
+__all__ = ["KernelError"]  # the table and run_op: memplan.verify.ops
 
 
 class KernelError(Exception):
     """An operator, or an attribute combination of it, that has no kernel."""
-
-
-def run_op(op_type: str, attrs: dict, inputs: list[np.ndarray | None], outputs: list[np.ndarray | None],
-           *, opset: int = 13) -> None:
-    """Compute ONNX op ``op_type`` and write its results into ``outputs``.
-
-    ``inputs[i]`` is None for a missing optional input; ``outputs[i]`` is None
-    for an unused optional output.  Outputs may alias inputs.
-    """
-    kernel = _KERNELS.get(op_type)
-    if kernel is None:
-        raise KernelError(f"no kernel for op {op_type!r}")
-    if all(out is None for out in outputs):
-        return
-    try:
-        # ONNX semantics produce inf/nan silently (log(0), x/0): so does NumPy here.
-        with np.errstate(all="ignore"):
-            result = kernel(attrs, list(inputs), list(outputs), opset)
-    except KernelError as exc:
-        if repr(op_type) in str(exc):
-            raise
-        raise KernelError(f"op {op_type!r}: {exc}") from None
-    if result is None:
-        return
-    if not isinstance(result, tuple):
-        result = (result,)
-    for out, value in zip(outputs, result):
-        if out is not None and value is not None:
-            _store(out, value)
 
 
 # ----------------------------------------------------------------------------
@@ -1213,11 +1184,3 @@ _KERNELS = {
     "QuantizeLinear": _quantize_linear, "DequantizeLinear": _dequantize_linear,
     "QLinearMatMul": _qlinear_matmul, "QLinearConv": _qlinear_conv,
 }
-
-# Kernels kept in sibling modules (recurrent ops, later additions) join the same table.
-from . import kernels_more, kernels_rnn
-
-_KERNELS.update(kernels_rnn.KERNELS)
-_KERNELS.update(kernels_more.KERNELS)
-
-SUPPORTED_OPS: frozenset[str] = frozenset(_KERNELS)

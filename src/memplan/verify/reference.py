@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from ..errors import ModelError
-from .random_weights import randomize_weights  # noqa: F401  (its old home; cli and tests import it here)
+from .random_weights import randomize_weights  # noqa: F401  (its old home, still used by the cli and tests)
 
 FLOAT_KINDS = "f"
 

@@ -6,9 +6,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from memplan.errors import ModelError
-from memplan.onnx_import import load, static_model
+from memplan.graph.onnx import load, static_model
 from memplan.planner import plan
-from memplan.verify.arena_exec import run_in_arena
+from memplan.verify.executor import run_in_arena
 
 from helpers import save
 

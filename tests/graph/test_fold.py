@@ -7,9 +7,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from memplan.errors import ModelError
-from memplan.onnx_import import load, static_model
+from memplan.graph.onnx import load, static_model
 from memplan.planner import plan
-from memplan.verify.arena_exec import run_in_arena
+from memplan.verify.executor import run_in_arena
 
 from helpers import save
 
@@ -157,7 +157,7 @@ def test_pinned_input_value_errors(tmp_path):
 
 
 def test_nothing_to_fold_returns_the_model_unchanged():
-    from memplan.zoo import zoo_path
+    from memplan.graph.zoo import zoo_path
 
     model = onnx.load(zoo_path("squeezenet"))
     assert static_model(model) is model

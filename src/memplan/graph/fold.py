@@ -35,7 +35,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from .errors import ModelError
+from ..errors import ModelError
 
 RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
                         "Multinomial", "Bernoulli"})
