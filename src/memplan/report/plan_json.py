@@ -71,5 +71,9 @@ def read_plan(path: str) -> Plan:
     return plan_from_dict(data, path)
 
 
+def plan_text(plan: Plan) -> str:
+    return json.dumps(plan_to_dict(plan), indent=1) + "\n"
+
+
 def write_plan(plan: Plan, path: str) -> None:
-    write_atomic(path, json.dumps(plan_to_dict(plan), indent=1) + "\n")
+    write_atomic(path, plan_text(plan))
