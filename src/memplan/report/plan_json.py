@@ -59,16 +59,10 @@ def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
 
 
 def read_plan(path: str) -> Plan:
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text file, so not a plan JSON") from None
-    return plan_from_dict(data, path)
+    """The plan in ``path``, checked as far as the plan alone allows (``plan_file``)."""
+    from .plan_file import read_checked_plan
+
+    return read_checked_plan(path)
 
 
 def plan_text(plan: Plan) -> str:
