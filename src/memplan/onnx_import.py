@@ -42,12 +42,30 @@ def _read_model(path: str):
     if os.path.isdir(path):
         raise ModelError(f"{path}: is a directory, not an ONNX file")
     try:
-        model = onnx.load(path, load_external_data=True)
+        model = onnx.load(path, load_external_data=False)
     except (DecodeError, ValueError, RuntimeError, OSError, TypeError) as exc:
         raise ModelError(f"{path}: not a readable ONNX model ({_short(exc)})") from None
+    _load_external_data(model, path)
     if not model.graph.node and not model.graph.output:
         raise ModelError(f"{path}: not an ONNX model (no graph found)")
     return model
+
+
+def _load_external_data(model, path: str) -> None:
+    """Weights stored beside the model: a missing file is named, not left to onnx's checker."""
+    from onnx.external_data_helper import _get_all_tensors, load_external_data_for_model, uses_external_data
+
+    base = os.path.dirname(path)
+    for tensor in _get_all_tensors(model):
+        if uses_external_data(tensor):
+            location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+            if not os.path.isfile(os.path.join(base, location)):
+                raise ModelError(f"{path}: external data file {location!r} of tensor {tensor.name!r} is missing "
+                                 f"(looked in {base or '.'})")
+    try:
+        load_external_data_for_model(model, base)
+    except Exception as exc:  # noqa: BLE001 - onnx raises checker and OS errors here
+        raise ModelError(f"{path}: cannot load the external data ({_short(exc)})") from None
 
 
 def _short(exc: Exception) -> str:
@@ -64,6 +82,7 @@ def from_model(model, *, input_shapes=None, source: str = "<model>") -> Graph:
     initializers = {t.name: t for t in g.initializer}
     infos = _value_infos(g, inferred)
     ops = _ops(g, source)
+    _check_single_producer(g, source)
     weight_names, const_ops, runtime_ops = _split_constants(ops, set(initializers), infos)
     inputs = tuple(i.name for i in g.input if i.name not in initializers)
     outputs = tuple(o.name for o in g.output)
@@ -191,6 +210,7 @@ def _ops(g, source) -> list[Op]:
         if node.domain not in ("", "ai.onnx"):
             raise ModelError(f"{source}: node {node.name or i!r} uses op {node.domain}.{node.op_type}, "
                              f"outside the default ONNX domain; memplan cannot infer its shapes")
+        _check_known_op(node, i, source)
         name = node.name or f"{node.op_type}_{i}"
         base, k = name, 2
         while name in used:
@@ -199,6 +219,30 @@ def _ops(g, source) -> list[Op]:
         attrs = {a.name: _attr_value(a, name, node.op_type, source) for a in node.attribute}
         ops.append(Op(name, node.op_type, tuple(node.input), tuple(node.output), attrs))
     return ops
+
+
+def _check_known_op(node, i: int, source: str) -> None:
+    """An op ONNX does not define cannot be shape-inferred or run, whatever the file declares."""
+    import onnx
+
+    if not onnx.defs.has(node.op_type):
+        raise ModelError(f"{source}: node {node.name or i!r} uses op {node.op_type!r}, which is not an "
+                         f"ONNX operator; memplan plans standard ONNX ops only")
+
+
+def _check_single_producer(g, source: str) -> None:
+    """Each tensor has one writer: a graph input, an initializer or one node output."""
+    writer = {i.name: "the graph input" for i in g.input}
+    writer.update({t.name: "an initializer" for t in g.initializer})
+    for i, node in enumerate(g.node):
+        label = f"node {node.name or f'{node.op_type}_{i}'!r} ({node.op_type})"
+        for t in node.output:
+            if not t:
+                continue
+            if t in writer:
+                raise ModelError(f"{source}: tensor {t!r} is written by both {writer[t]} and {label}; "
+                                 f"each tensor must have one producer")
+            writer[t] = label
 
 
 def _attr_value(attr, node_name, op_type, source):
