@@ -154,7 +154,7 @@ def _tier(t, where: str) -> Tier:
     latency = t.get("latency_ns", 0)
     if not isinstance(latency, (int, float)) or isinstance(latency, bool) or not math.isfinite(latency) \
             or not 0 <= latency <= MAX_VALUE:
-        raise InputError(f"{where}: latency_ns must be a finite number >= 0, got {latency!r}")
+        raise InputError(f"{where}: latency_ns must be a number >= 0, got {latency!r}")
     return Tier(name, capacity, float(read_bw), write_bw, latency * 1e-9, writable, addressable)
 
 
@@ -180,5 +180,5 @@ def _size(value, where: str) -> int:
 def _positive(value, where: str) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0 \
             or value > MAX_VALUE:
-        raise InputError(f"{where} must be a positive finite number, got {value!r}")
+        raise InputError(f"{where} must be a positive number, got {value!r}")
     return float(value)
