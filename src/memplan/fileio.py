@@ -44,20 +44,14 @@ def check_output(path: str, *, extensions: tuple[str, ...] = (), what: str = "ou
     ext = os.path.splitext(path)[1].lower()
     if extensions and ext not in extensions:
         raise InputError(f"{path}: {what} must end in {' or '.join(extensions)}")
-    target = _final_target(path)
-    try:
-        st = os.stat(target)
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write: {_reason(exc)}") from None
+    st = _stat(path)
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise InputError(f"{path}: is a directory; give a file name")
     if st is not None and not stat.S_ISREG(st.st_mode):
-        if not os.access(target, os.W_OK):
+        if not os.access(path, os.W_OK):
             raise InputError(f"{path}: cannot write: permission denied")
         return
-    directory = os.path.dirname(os.path.abspath(target))
+    directory = os.path.dirname(os.path.abspath(_final_target(path)))
     if not os.path.isdir(directory):
         raise InputError(f"{path}: directory {directory} does not exist")
     if not os.access(directory, os.W_OK | os.X_OK):
@@ -73,15 +67,15 @@ def write_all(outputs: list[tuple[str, str | bytes]]) -> None:
     """Write several outputs of one run: every temp file first, then the renames in order."""
     for path, _ in outputs:
         check_output(path)
-    staged: list[tuple[str, str, str | None, str | bytes]] = []  # (path, target, temp, data)
+    staged: list[tuple[str, str | None, str | None, str | bytes]] = []  # (path, target, temp, data)
     try:
         for path, data in outputs:
-            target = _final_target(path) if path != "-" else "-"
-            temp = _stage(path, target, data) if _replaceable(target) else None
+            target = None if _in_place(path) else _final_target(path)
+            temp = _stage(path, target, data) if target is not None else None
             staged.append((path, target, temp, data))
         for path, target, temp, data in staged:
             if temp is None:
-                _write_in_place(path, target, data)
+                _write_in_place(path, data)
             else:
                 _replace(path, temp, target)
     finally:
@@ -90,20 +84,40 @@ def write_all(outputs: list[tuple[str, str | bytes]]) -> None:
                 os.unlink(temp)
 
 
+def _stat(path: str) -> os.stat_result | None:
+    """What ``path`` leads to (symlinks followed), None when nothing is there yet."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {_reason(exc)}") from None
+
+
 def _final_target(path: str) -> str:
     """``path`` with every symlink followed (so the link itself is kept)."""
     return os.path.realpath(path) if os.path.islink(path) else path
 
 
-def _replaceable(target: str) -> bool:
-    if target == "-":
-        return False
-    try:
-        return stat.S_ISREG(os.stat(target).st_mode)
-    except FileNotFoundError:
+def _in_place(path: str) -> bool:
+    """Standard output, a device, a FIFO, a socket: written through, never replaced."""
+    if path == "-" or _is_stdout(path):
         return True
-    except OSError:
-        return True  # _stage reports the error
+    st = _stat(path)
+    return st is not None and not stat.S_ISREG(st.st_mode)
+
+
+def _is_stdout(path: str) -> bool:
+    """``/dev/stdout``, ``/proc/self/fd/1``… even when standard output is a regular file."""
+    if path == "-":
+        return True
+    if not os.path.abspath(path).startswith(("/dev/", "/proc/")):
+        return False
+    st = _stat(path)
+    try:
+        return st is not None and os.path.samestat(st, os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test runner's capture)
+        return False
 
 
 def _stage(path: str, target: str, data: str | bytes) -> str:
@@ -130,16 +144,16 @@ def _replace(path: str, temp: str, target: str) -> None:
         raise InputError(f"{path}: cannot write: {_reason(exc)}") from None
 
 
-def _write_in_place(path: str, target: str, data: str | bytes) -> None:
-    """A device, FIFO or ``-``: write through it, never replace it."""
+def _write_in_place(path: str, data: str | bytes) -> None:
+    """A device, FIFO, socket or standard output: write through it, never replace it."""
     raw = data.encode() if isinstance(data, str) else data
     try:
-        if target == "-":
+        if _is_stdout(path):
             sys.stdout.flush()
             sys.stdout.buffer.write(raw)
             sys.stdout.buffer.flush()
             return
-        with open(target, "wb") as f:
+        with open(path, "wb") as f:
             f.write(raw)
     except OSError as exc:
         raise InputError(f"{path}: cannot write: {_reason(exc)}") from None
