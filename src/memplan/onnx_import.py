@@ -75,6 +75,7 @@ def _short(exc: Exception) -> str:
 
 def from_model(model, *, input_shapes=None, source: str = "<model>") -> Graph:
 
+    _check_names(model.graph, source)
     model = _with_input_shapes(model, input_shapes or {}, source)
     inferred = _infer_shapes(model, source)
     g = model.graph
@@ -228,6 +229,17 @@ def _check_known_op(node, i: int, source: str) -> None:
     if not onnx.defs.has(node.op_type):
         raise ModelError(f"{source}: node {node.name or i!r} uses op {node.op_type!r}, which is not an "
                          f"ONNX operator; memplan plans standard ONNX ops only")
+
+
+def _check_names(g, source: str) -> None:
+    """protobuf hands back ``bytes`` for a name that is not valid UTF-8 (a damaged file)."""
+    named = [*g.input, *g.output, *g.value_info, *g.initializer]
+    texts = [v.name for v in named] + [g.name]
+    for node in g.node:
+        texts += [node.name, node.op_type, node.domain, *node.input, *node.output]
+    bad = next((t for t in texts if not isinstance(t, str)), None)
+    if bad is not None:
+        raise ModelError(f"{source}: a name in the graph is not valid UTF-8 ({bad[:40]!r}); the file is damaged")
 
 
 def _check_single_producer(g, source: str) -> None:

@@ -297,3 +297,18 @@ CASES = [output_is_directory, output_parent_missing, alloc_output_is_directory, 
          plan_negative_offset, plan_fractional_offset, plan_tensor_in_two_buffers, plan_outside_arena,
          verify_plan_overlapping, unknown_default_domain_op,
          *[_time_limit(c, v) for c in ("plan", "alloc", "study", "verify") for v in ("nan", "-1", "inf")]]
+
+
+# ---- found by the fuzzing suite -----------------------------------------------------------------
+
+def onnx_name_not_utf8():
+    """A flipped byte in a node name: protobuf hands back bytes, which crashed three places."""
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="QQQQ")]
+    raw = _model(nodes, [_vi("x", [4])], [_vi("y", [4])]).SerializeToString().replace(b"QQQQ", b"\xff\xfeQQ")
+    with open("bad.onnx", "wb") as f:
+        f.write(raw)
+    return (["plan", "bad.onnx"], 2,
+            E + "bad.onnx: a name in the graph is not valid UTF-8 (b'\\xff\\xfeQQ'); the file is damaged")
+
+
+CASES.append(onnx_name_not_utf8)
