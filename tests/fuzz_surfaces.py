@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 import os
 import tempfile
 
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 
 from cli_inprocess import assert_one_line_error, run_cli
 
+RUNS: Counter = Counter()  # examples run per surface (tests/fuzz_long.py reports them)
 FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 UNARY = ("Relu", "Sigmoid", "Tanh", "Neg", "Abs", "Identity", "Exp", "Softmax", "Dropout")
@@ -90,6 +92,7 @@ SHARING = st.lists(st.sampled_from(["--no-share", "--no-views", "--no-inplace", 
 def check_onnx(model, algorithm: str, sharing: list[str], order: str, io_flag: str) -> None:
     """Plan through the CLI; the written plan must pass the independent checks: the plan-file
     validator and ``verify.check.check_plan`` against the graph it was made for."""
+    RUNS["onnx"] += 1
     import onnx
 
     from memplan.onnx_import import load
@@ -109,6 +112,7 @@ def check_onnx(model, algorithm: str, sharing: list[str], order: str, io_flag: s
 
 
 def check_onnx_bytes(data: bytes) -> None:
+    RUNS["onnx_bytes"] += 1
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.onnx")
         with open(path, "wb") as f:
@@ -167,6 +171,7 @@ def _symmetric(doc: dict) -> dict:
 
 def check_problem(doc: dict, algorithm: str, capacity: str | None) -> None:
     """Solve through the CLI; a written solution must pass the validator, re-read from disk."""
+    RUNS["problem"] += 1
     from memplan.problem_io import problem_from_json, solution_from_json
     from memplan.verify.check import check_solution
 
@@ -225,6 +230,7 @@ def device_texts(draw):
 
 def check_device(text: str, model_path: str) -> None:
     """Load through ``plan --device``: a one-line error, or a plan placed on it."""
+    RUNS["device"] += 1
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "d.toml")
         with open(path, "w") as f:
@@ -291,6 +297,7 @@ def independent_plan_check(doc: dict) -> list[str]:
 
 def check_plan_file(doc, model_path: str) -> None:
     """emit-c reads the plan: it must refuse it in one line, or the plan is sound by brute force."""
+    RUNS["plan"] += 1
     with tempfile.TemporaryDirectory() as tmp:
         path, out = os.path.join(tmp, "p.json"), os.path.join(tmp, "p.h")
         with open(path, "w") as f:
@@ -306,6 +313,7 @@ def check_plan_file(doc, model_path: str) -> None:
 
 def check_reader_bytes(data: bytes, suffix: str) -> None:
     """Raw bytes to a reader: only memplan's own errors may come out."""
+    RUNS["reader"] += 1
     from memplan.errors import MemplanError
     from memplan.problem_io import read_problem
     from memplan.report.plan_json import read_plan

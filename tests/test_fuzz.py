@@ -93,7 +93,7 @@ def reader_property(n):
 
 # Bounded: a few seconds per surface in the default run.
 def test_fuzz_onnx_graphs():
-    onnx_property(25)()
+    onnx_property(15)()
 
 
 def test_fuzz_onnx_bytes():
@@ -113,7 +113,7 @@ def test_fuzz_plan_files(valid_plan):
 
 
 def test_fuzz_reader_bytes():
-    reader_property(100)()
+    reader_property(40)()
 
 
 # Long: make test-all.
