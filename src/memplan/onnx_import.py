@@ -116,6 +116,10 @@ def _with_input_shapes(model, input_shapes, source):
             known = ", ".join(i.name for i in model.graph.input) or "none"
             raise ModelError(f"{source}: --input-shape names unknown input {name!r} (inputs: {known})")
         tt = by_name[name].type.tensor_type
+        declared = len(tt.shape.dim) if tt.HasField("shape") else None
+        if declared is not None and declared != len(shape):
+            raise ModelError(f"{source}: --input-shape {name}={','.join(map(str, shape))} has {len(shape)} "
+                             f"dimensions, but input {name!r} has {declared}")
         tt.shape.ClearField("dim")
         for d in shape:
             tt.shape.dim.add().dim_value = int(d)

@@ -312,3 +312,12 @@ def onnx_name_not_utf8():
 
 
 CASES.append(onnx_name_not_utf8)
+
+
+def input_shape_wrong_rank():
+    _chain()
+    return (["plan", "m.onnx", "--input-shape", "x=1,4"], 2,
+            E + "m.onnx: --input-shape x=1,4 has 2 dimensions, but input 'x' has 4")
+
+
+CASES.append(input_shape_wrong_rank)
