@@ -21,7 +21,8 @@ def parse_size(text: str | int) -> int:
     unit = m.group(2).lower() if m else None
     if not m or unit not in _UNITS:
         raise InputError(f"cannot read size {text!r}; write e.g. 2MiB, 512KiB, 1.5MB or 1048576")
-    value = float(m.group(1)) * _UNITS[unit]
+    number = m.group(1)
+    value = int(number) * _UNITS[unit] if number.isdigit() and len(number) < 40 else float(number) * _UNITS[unit]  # ints stay exact
     if value > MAX_VALUE:  # also catches inf from a few hundred digits
         raise InputError(f"size {_short(text)!r} is beyond memplan's limit of 2**53 bytes (8 PiB)")
     if value != int(value):
