@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all bench clean
+.PHONY: run test test-all bench fuzz fuzz-long clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,25 @@ test-all: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
+# Coverage-guided fuzzing (atheris) of the importers and readers, FUZZ_SECONDS per target;
+# crashes land in tests/fuzz_crashes/<target>/, replayed by tests/test_fuzz_crashes.py.
+FUZZ_SECONDS ?= 60
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[fuzz]"
+	for t in onnx tflite problem plan; do \
+	  mkdir -p .fuzz-corpus/$$t tests/fuzz_crashes/$$t && \
+	  PYTHONPATH=tests $(BIN)/python -c "from fuzz_atheris import seeds; seeds('$$t', '.fuzz-corpus/$$t')" && \
+	  PYTHONPATH=tests $(BIN)/python tests/fuzz_atheris.py $$t -max_total_time=$(FUZZ_SECONDS) \
+	    -artifact_prefix=tests/fuzz_crashes/$$t/ .fuzz-corpus/$$t || exit 1; \
+	done
+
+# The hypothesis surfaces for FUZZ_MINUTES in all, counted (figures in BENCHMARKS.md, TESTING).
+FUZZ_MINUTES ?= 30
+fuzz-long: $(STAMP)
+	PYTHONPATH=tests nice -n 10 $(BIN)/python tests/fuzz_long.py --minutes $(FUZZ_MINUTES) --out fuzz-report.json
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/plan_zoo.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) out .pytest_cache .hypothesis .fuzz-corpus fuzz-report.json

@@ -123,4 +123,24 @@ def test_every_memplan_import_names_a_module_that_exists():
                     base = ".".join(parts + ([node.module] if node.module else []))
                 if base not in mods:
                     missing.append(f"{name}:{node.lineno} {base}")
+                elif mods[base].endswith("__init__.py"):
+                    defined = top_level_names(mods[base])
+                    missing += [f"{name}:{node.lineno} {base}.{a.name}" for a in node.names
+                                if f"{base}.{a.name}" not in mods and a.name not in defined]
     assert missing == []
+
+
+def top_level_names(path: str) -> set[str]:
+    """What a package's __init__ defines or imports at module level (and lazily, via _LAZY)."""
+    tree = ast.parse(open(path).read())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+            if any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in node.targets) and isinstance(node.value, ast.Dict):
+                names |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names

@@ -8,7 +8,8 @@ import memplan
 from memplan.errors import PlanError
 from memplan.memory_model import Sharing
 from memplan.planner import plan
-from memplan.formats.plan_json import plan_to_dict, read_plan, write_plan
+from memplan.formats.plan_json import plan_to_dict, write_plan
+from memplan.formats.plan_file import read_plan
 from memplan.verify.check import check_plan
 from memplan.graph.zoo import MODELS
 

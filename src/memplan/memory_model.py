@@ -145,6 +145,8 @@ class MemoryModel:
                 c = op.outputs[0]
                 shape = graph.tensors[c].shape
                 axis = op.attrs.get("axis", 0)
+                if not isinstance(axis, int) or not -len(shape) <= axis < len(shape):
+                    continue  # a malformed Concat: the kernels will say so, sharing stays off
                 axis = axis + len(shape) if axis < 0 else axis
                 if any(d != 1 for d in shape[:axis]):
                     continue  # the slices are not contiguous

@@ -18,10 +18,11 @@ from rich.table import Table
 from ..alloc import get_algorithm, solve
 from ..alloc.bounds import bound_name
 from ..errors import InputError
+from ..fileio import check_output
 from ..problem import Problem, Solution
 from ..formats.problem_files import read_problem, write_solution
 from ..units import format_size, parse_size
-from .common import DEFAULT_ALGORITHM, DOES_NOT_FIT, FITS, _stdout, user_errors
+from .common import DEFAULT_ALGORITHM, DOES_NOT_FIT, FITS, SECONDS, _stdout, user_errors
 
 POOL_AWARE = {"greedy_by_size", "greedy_by_conflicts", "hill_climb", "tflm_greedy", "best_fit", "exact", "best"}
 
@@ -30,6 +31,8 @@ def alloc_command(path: str, capacity: str | int | None = None, algorithm: str =
                   output: str | None = None, time_limit: float = 10.0, seed: int = 0,
                   console: Console | None = None, pool_objective: str = "total") -> int:
     """Solve ``path``, print a summary, write ``output`` if given; returns the exit code."""
+    if output:
+        check_output(output, what="--output")
     cap = parse_size(capacity) if capacity is not None else None
     problem = read_problem(path, capacity=cap)
     solution = run(problem, algorithm, time_limit=time_limit, seed=seed, pool_objective=pool_objective)
@@ -91,7 +94,7 @@ def _bytes(n: int) -> str:
 @click.option("--algorithm", "-a", default=DEFAULT_ALGORITHM, show_default=True, help="Offset algorithm.")
 @click.option("--output", "-o", default=None, metavar="PATH",
               help="Write the solution: *.json (memplan.solution/1) or CSV with an offset column.")
-@click.option("--time-limit", default=10.0, show_default=True, type=float, help="Seconds for exact/best.")
+@click.option("--time-limit", default=10.0, show_default=True, type=SECONDS, help="Seconds for exact/best.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for randomised algorithms.")
 @click.option("--pool-objective", type=click.Choice(["total", "first"]), default="total", show_default=True,
               help="With pools, exact/best minimise the pools' total size, or the first pool's size first.")

@@ -37,6 +37,50 @@ def user_errors(fn):
     return run
 
 
+PICTURE = (".png", ".svg")
+
+
+class Seconds(click.ParamType):
+    """A time limit: a finite number of seconds >= 0 (nan, inf and negatives are refused)."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        import math
+
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds < 0:
+            self.fail(f"{value!r}: give a finite number of seconds >= 0", param, ctx)
+        return seconds
+
+
+SECONDS = Seconds()
+
+
+def check_outputs(**paths) -> None:
+    """Every output path of a command checked before any work: ``name=path`` (None = not asked);
+    pictures (names ending in ``picture``, ``heatmap``, ``gantt``, ``plot``) must be .png/.svg.
+    Two outputs at one path are refused, since the second would replace the first."""
+    import os
+
+    from ..fileio import check_output
+
+    seen: dict[str, str] = {}
+    for name, path in paths.items():
+        if not path:
+            continue
+        option = "--" + name.replace("_", "-")
+        picture = name.endswith(("picture", "heatmap", "gantt", "plot"))
+        check_output(path, extensions=PICTURE if picture else (), what=f"{option}")
+        key = os.path.realpath(path) if path != "-" else "-"
+        if key in seen and path != "-":
+            raise InputError(f"{path}: given to both {seen[key]} and {option}")
+        seen[key] = option
+
+
 def parse_input_shapes(values: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     shapes = {}
     for text in values:
@@ -143,7 +187,7 @@ def plan_options(fn):
         click.option("--alignment", default=16, show_default=True, type=int, help="Byte alignment of every buffer."),
         click.option("--io-in-arena/--io-outside-arena", default=True, show_default=True,
                      help="Whether graph inputs and outputs live in the arena (as in TFLite Micro)."),
-        click.option("--time-limit", default=10.0, show_default=True, type=click.FloatRange(min=0),
+        click.option("--time-limit", default=10.0, show_default=True, type=SECONDS,
                      help="Seconds the exact/best allocators may search."),
         click.option("--seed", default=0, show_default=True, type=int, help="Seed for randomised algorithms."),
     ]

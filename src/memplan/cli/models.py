@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .common import _stdout, load_model, onnx_only, user_errors
+from .common import _stdout, check_outputs, load_model, onnx_only, user_errors
 
 
 @click.command("zoo")
@@ -38,13 +38,19 @@ def zoo_command():
 @user_errors
 def quantize_command(model, output, seed, samples, calibration, no_preprocess):
     """Quantise MODEL to a static QDQ int8 ONNX model (onnxruntime), then plan and verify it."""
+    import os
+
     from rich.table import Table
 
+    from ..errors import InputError
     from ..planner import plan
     from ..graph.quantize import fold_qdq, quantize_model, with_dtype
     from ..units import format_size
 
     onnx_only(model, "quantize", "a model that is already int8 (TFLite models usually are)")
+    check_outputs(output=output)
+    if output == "-" or (os.path.exists(output) and not os.path.isfile(output)):
+        raise InputError(f"{output}: quantize plans the model it writes, so --output must be a file")
     notes = quantize_model(model, output, seed=seed, calibration=calibration, samples=samples,
                            preprocess=not no_preprocess)
     fp32 = load_model(model)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import InputError
-from .common import _stdout, load_model, user_errors
+from .common import _stdout, check_outputs, load_model, user_errors
 
 
 @click.command("pipeline")
@@ -36,7 +36,6 @@ def pipeline_command(model, input_shapes, device, batches, depth, backlog, stage
     """Simulate MODEL as a layer pipeline: batches flow through the layers as a wavefront.
     Prints the initiation interval, throughput, latencies, bottleneck and bubble, the stage
     partitions (--stages) and the arena needed at each number of batches in flight."""
-    import os
     import time
 
     from ..tiers.devices import load_device
@@ -47,9 +46,7 @@ def pipeline_command(model, input_shapes, device, batches, depth, backlog, stage
     from ..report import pipeline_text as text
     from ..units import parse_size
 
-    for path in (heatmap, gantt, memory_plot):
-        if path and os.path.splitext(path)[1].lower() not in (".png", ".svg"):
-            raise InputError(f"{path}: picture must end in .png or .svg")
+    check_outputs(heatmap=heatmap, gantt=gantt, memory_plot=memory_plot, json=json_path)
     if alignment < 1 or alignment & (alignment - 1):
         raise PlanError(f"--alignment must be a power of two, got {alignment}")
     capacity = parse_size(stage_memory) if stage_memory is not None else None
@@ -83,16 +80,20 @@ def pipeline_command(model, input_shapes, device, batches, depth, backlog, stage
 
 
 def _pipeline_files(tl, st, seconds, parts, rows, heatmap, gantt, memory_plot, json_path):
+    from ..fileio import write_all
     from ..report import pipeline_pictures as pictures
+    from ..report.picture import figure_bytes
 
+    outputs = []  # rendered first, written together, the JSON last (see fileio)
     if heatmap:
-        pictures.save_figure(pictures.heatmap_figure(tl), heatmap)
+        outputs.append((heatmap, figure_bytes(pictures.heatmap_figure(tl), heatmap)))
     if gantt:
-        pictures.save_figure(pictures.gantt_figure(tl), gantt)
+        outputs.append((gantt, figure_bytes(pictures.gantt_figure(tl), gantt)))
     if memory_plot and rows:
-        pictures.save_figure(pictures.depth_figure(rows, title=f"{tl.pipe.name}: throughput vs memory"), memory_plot)
+        title = f"{tl.pipe.name}: throughput vs memory"
+        outputs.append((memory_plot, figure_bytes(pictures.depth_figure(rows, title=title), memory_plot)))
     if json_path:
-        from ..fileio import write_atomic
         from ..report.pipeline_text import pipeline_json
 
-        write_atomic(json_path, pipeline_json(tl, st, seconds=seconds, partitions=parts, memory=rows))
+        outputs.append((json_path, pipeline_json(tl, st, seconds=seconds, partitions=parts, memory=rows)))
+    write_all(outputs)

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from .common import DOES_NOT_FIT, _stdout, load_model, make_plan, plan_options, user_errors
+from .common import DOES_NOT_FIT, _stdout, check_outputs, load_model, make_plan, plan_options, user_errors
 
 
 @click.command("plan")
@@ -33,6 +33,7 @@ def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
     from ..report.text import step_picture, summary_table
     from ..units import parse_size
 
+    check_outputs(json=json_path, picture=picture)
     budget_bytes = parse_size(budget) if budget is not None else None
     target = None
     if device is not None:
@@ -45,14 +46,7 @@ def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
 
         graph = with_dtype(graph, dtype)
     result = make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
-    if json_path:
-        from ..formats.plan_json import write_plan
-
-        write_plan(result, json_path)
-    if picture:
-        from ..report.picture import memory_figure, save_figure
-
-        save_figure(memory_figure(result, graph), picture)
+    write_outputs(result, graph, json_path, picture)
     out = _stdout()
     out.print(summary_table(result, graph, budget_bytes))
     if steps:
@@ -63,6 +57,22 @@ def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
             sys.exit(DOES_NOT_FIT)
     if budget_bytes is not None and result.arena_bytes > budget_bytes:
         sys.exit(DOES_NOT_FIT)
+
+
+def write_outputs(result, graph, json_path, picture):
+    """Render every output first, then write them together, the JSON last (see fileio)."""
+    from ..fileio import write_all
+
+    outputs = []
+    if picture:
+        from ..report.picture import figure_bytes, memory_figure
+
+        outputs.append((picture, figure_bytes(memory_figure(result, graph), picture)))
+    if json_path:
+        from ..formats.plan_json import plan_text
+
+        outputs.append((json_path, plan_text(result)))
+    write_all(outputs)
 
 
 def place_on_device(graph, result, device, weight_mode, objective, time_limit):

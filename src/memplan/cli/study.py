@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import InputError
-from .common import _stdout, user_errors
+from .common import SECONDS, _stdout, check_outputs, user_errors
 
 
 @click.command("study")
@@ -13,7 +13,7 @@ from .common import _stdout, user_errors
 @click.option("--csv", "csv_path", default=None, metavar="PATH", help="Write one CSV line per model and stage.")
 @click.option("--jobs", "-j", default=None, type=click.IntRange(1), help="Worker processes (default: all cores).")
 @click.option("--algorithm", "-a", default=None, help="Allocator (default: best if available, else greedy_by_size).")
-@click.option("--time-limit", default=10.0, show_default=True, type=float, help="Seconds for exact/best allocators.")
+@click.option("--time-limit", default=10.0, show_default=True, type=SECONDS, help="Seconds for exact/best allocators.")
 @click.option("--real-int8", is_flag=True,
               help="Also quantise each model with onnxruntime (static QDQ, seeded) and plan the fused int8 graph; "
                    "seconds per model, over a minute for the largest zoo models.")
@@ -35,6 +35,7 @@ def study_command(models, budgets, csv_path, jobs, algorithm, time_limit, real_i
     from ..units import format_size, parse_size
     from ..graph.zoo import MODELS
 
+    check_outputs(csv=csv_path)
     sizes = [parse_size(b) for b in budgets.split(",") if b.strip()]
     if not sizes:
         raise InputError("--budgets: give at least one size, e.g. 2MiB,4MiB")

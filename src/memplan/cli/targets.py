@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from .common import _stdout, is_tflite, make_plan, plan_options, resolve_tflite, user_errors
+from .common import _stdout, check_outputs, is_tflite, make_plan, plan_options, resolve_tflite, user_errors
 
 TFLM_MISMATCH = 1
 
@@ -60,18 +60,16 @@ def export_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_
                         output, fold, json_path):
     """Write MODEL (.tflite) with memplan's plan as TFLite Micro's offline plan
     (OfflineMemoryAllocation metadata; operators rewritten in the plan's order if it differs)."""
-    from ..fileio import write_atomic
+    from ..fileio import write_all
+    from ..formats.plan_json import plan_text
     from ..formats.tflm import export_model
     from ..units import format_size
 
+    check_outputs(output=output, json=json_path)
     data, tfl = tflm_model(model, fold, input_shapes)
     result = make_plan(tfl.graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
     planned = export_model(tfl, result)
-    write_atomic(output, planned)
-    if json_path:
-        from ..formats.plan_json import write_plan
-
-        write_plan(result, json_path)
+    write_all([(output, planned)] + ([(json_path, plan_text(result))] if json_path else []))
     reordered = list(result.order) != [op.name for op in tfl.graph.ops]
     click.echo(f"{output}: offline plan for {len(tfl.names)} tensors, arena {format_size(result.arena_bytes)} "
                f"({result.arena_bytes} bytes, lower bound {result.lower_bound_bytes}), {allocator(result)}"
@@ -123,6 +121,7 @@ def emit_c_command(plan_json, output, prefix):
     offsets and the weights layout as constants and tables."""
     from ..fileio import write_atomic
     from ..formats.c_header import c_header, default_prefix
-    from ..formats.plan_json import read_plan
+    from ..formats.plan_file import read_plan
 
+    check_outputs(output=output)
     write_atomic(output, c_header(read_plan(plan_json), prefix or default_prefix(output)))

@@ -45,7 +45,7 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
         graph = load(path, input_shapes=parse_input_shapes(input_shapes), name=model)  # messages name MODEL
         inputs = load_inputs(inputs_path, graph, model) if inputs_path else None
         if plan_path:
-            from ..formats.plan_json import read_plan
+            from ..formats.plan_file import read_plan
 
             result = read_plan(plan_path)
             findings = check_plan(graph, result)

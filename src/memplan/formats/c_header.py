@@ -57,7 +57,12 @@ def _comment(text: str) -> str:
 
 
 def c_header(plan: Plan, prefix: str = "MODEL_PLAN") -> str:
-    """The header text for ``plan``; ``prefix`` names every macro (upper) and table (lower)."""
+    """The header text for ``plan``; ``prefix`` names every macro (upper) and table (lower).
+    Raises ``InputError`` when a value does not fit the header's ``uint32_t``."""
+    from ..limits import UINT32_MAX
+    from .plan_file import check_width
+
+    check_width(plan, UINT32_MAX, "the C header's uint32_t")
     macro = identifier(prefix)
     lower = macro.lower()
     tensors = sorted(((name, b.offset + rel, b, b.size - rel) for b in plan.buffers

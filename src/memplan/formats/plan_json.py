@@ -2,7 +2,8 @@
 
 Besides the fields the contract lists, each buffer may carry ``tensor_offsets`` (byte offset
 of each tensor inside the buffer) when tensors share a buffer at different positions
-(concat built in place); readers that ignore it still see every tensor of the buffer.
+(concat built in place); readers that ignore it still see every tensor of the buffer. Reading a plan file, with every
+check the file alone allows, is `plan_file.read_plan`.
 """
 from __future__ import annotations
 
@@ -58,18 +59,9 @@ def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
         raise InputError(f"{source}: malformed plan JSON ({type(exc).__name__}: {exc})") from None
 
 
-def read_plan(path: str) -> Plan:
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text file, so not a plan JSON") from None
-    return plan_from_dict(data, path)
+def plan_text(plan: Plan) -> str:
+    return json.dumps(plan_to_dict(plan), indent=1) + "\n"
 
 
 def write_plan(plan: Plan, path: str) -> None:
-    write_atomic(path, json.dumps(plan_to_dict(plan), indent=1) + "\n")
+    write_atomic(path, plan_text(plan))

@@ -16,8 +16,10 @@ import csv
 import io
 import json
 
+from .. import jsonio
 from ..errors import InputError
 from ..fileio import write_atomic
+from ..limits import check_total, check_value
 from ..problem import Block, Problem, Solution
 
 PROBLEM_FORMAT, SOLUTION_FORMAT = "memplan.problem/1", "memplan.solution/1"
@@ -81,6 +83,7 @@ def problem_from_csv(text: str, path: str = "<csv>", *, capacity: int | None = N
             raise InputError(f"{path}:{line}: field 'alignment': must be >= 1, got {num['alignment']}")
         blocks.append(Block(ident, num["size"], num["lower"], num["upper"], num.get("alignment", 1)))
         offsets.append(num.get("offset"))
+    check_total((b.size + b.alignment for b in blocks), path)
     problem = Problem(tuple(blocks), capacity=capacity)
     return problem, (tuple(offsets) if "offset" in header else None)
 
@@ -92,7 +95,7 @@ def _csv_int(path: str, line: int, field: str, text: str) -> int:
         raise InputError(f"{path}:{line}: field {field!r}: expected a whole number, got {text!r}") from None
     if value < 0:
         raise InputError(f"{path}:{line}: field {field!r}: must not be negative, got {value}")
-    return value
+    return check_value(value, f"{path}:{line}: field {field!r}")
 
 
 def solution_to_csv(problem: Problem, solution: Solution) -> str:
@@ -114,10 +117,7 @@ def solution_to_csv(problem: Problem, solution: Solution) -> str:
 
 def _json_document(text: str, path: str, fmt: str) -> dict:
     """The parsed JSON object, which must say ``"format": fmt``."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    data = jsonio.loads(text, path)
     if not isinstance(data, dict) or data.get("format") != fmt:
         raise InputError(f"{path}: field 'format': expected {fmt!r}")
     return data
@@ -131,6 +131,7 @@ def problem_from_json(text: str, path: str = "<json>", *, capacity: int | None =
         raise InputError(f"{path}: field 'buffers': expected a list of buffers")
     blocks = tuple(_json_block(path, k, item, pools) for k, item in enumerate(buffers))
     _check_json_references(path, blocks)
+    check_total((b.size + b.alignment for b in blocks), path)
     cap = capacity if capacity is not None else _opt_int(path, "capacity", data.get("capacity"))
     try:
         return Problem(blocks, capacity=cap, directed=_bool(path, data.get("directed_conflicts", False)),
@@ -193,8 +194,8 @@ def _check_json_references(path: str, blocks: tuple[Block, ...]) -> None:
 
 def _req_int(where: str, field: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InputError(f"{where}: field {field!r}: expected a non-negative whole number, got {value!r}")
-    return value
+        raise InputError(f"{where}: field {field!r}: expected a non-negative whole number, got {jsonio.show(value)}")
+    return check_value(value, f"{where}: field {field!r}")
 
 
 def _opt_int(path: str, field: str, value) -> int | None:

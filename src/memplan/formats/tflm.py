@@ -253,6 +253,12 @@ def check_plan_for_tflm(tfl: TFLiteModel, plan) -> None:
     if sorted(plan.order) != sorted(op.name for op in tfl.graph.ops):
         raise PlanError(f"the plan is for a different model: its operators are not those of "
                         f"{tfl.graph.source}")
+    from ..limits import INT32_MAX
+
+    far = [b for b in plan.buffers if b.offset + b.size > INT32_MAX]
+    if far:
+        raise PlanError(f"buffer {far[0].id} ends at byte {far[0].offset + far[0].size}, beyond TFLite Micro's "
+                        f"int32 offsets (at most {INT32_MAX})")
     shared = [b for b in plan.buffers if len(b.tensors) > 1]
     if shared:
         raise PlanError(f"buffer {shared[0].id} holds several tensors ({', '.join(shared[0].names)}); "

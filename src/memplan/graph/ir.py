@@ -102,7 +102,26 @@ class Graph:
         names = [op.name for op in self.ops]
         if len(set(names)) != len(names):
             raise ModelError(f"{self.source or self.name}: node names are not unique")
+        self._check_sizes()
         self._check_acyclic()
+
+    def _check_sizes(self) -> None:
+        """Every tensor within ``limits.MAX_VALUE`` bytes and all of them within ``MAX_TOTAL``,
+        so that no later sum overflows int64 (a hostile file can declare any dimension)."""
+        from ..limits import MAX_TOTAL, MAX_VALUE
+
+        where = self.source or self.name
+        total = 0
+        for t in self.tensors.values():
+            if any(d < 0 for d in t.shape):
+                raise ModelError(f"{where}: tensor {t.name!r} has a negative dimension (shape {list(t.shape)})")
+            nbytes = t.nbytes
+            if nbytes > MAX_VALUE:
+                raise ModelError(f"{where}: tensor {t.name!r} (shape {list(t.shape)}, {t.dtype}) would take "
+                                 f"{nbytes} bytes, beyond memplan's limit of 2**53 (8 PiB)")
+            total += nbytes
+        if total > MAX_TOTAL:
+            raise ModelError(f"{where}: the tensors add up to {total} bytes, beyond memplan's limit of 2**62")
 
     def _check_acyclic(self) -> None:
         order = topological_order(self.ops)

@@ -44,12 +44,30 @@ def _read_model(path: str):
     if os.path.isdir(path):
         raise ModelError(f"{path}: is a directory, not an ONNX file")
     try:
-        model = onnx.load(path, load_external_data=True)
+        model = onnx.load(path, load_external_data=False)
     except (DecodeError, ValueError, RuntimeError, OSError, TypeError) as exc:
         raise ModelError(f"{path}: not a readable ONNX model ({_short(exc)})") from None
+    _load_external_data(model, path)
     if not model.graph.node and not model.graph.output:
         raise ModelError(f"{path}: not an ONNX model (no graph found)")
     return model
+
+
+def _load_external_data(model, path: str) -> None:
+    """Weights stored beside the model: a missing file is named, not left to onnx's checker."""
+    from onnx.external_data_helper import _get_all_tensors, load_external_data_for_model, uses_external_data
+
+    base = os.path.dirname(path)
+    for tensor in _get_all_tensors(model):
+        if uses_external_data(tensor):
+            location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+            if not os.path.isfile(os.path.join(base, location)):
+                raise ModelError(f"{path}: external data file {location!r} of tensor {tensor.name!r} is missing "
+                                 f"(looked in {base or '.'})")
+    try:
+        load_external_data_for_model(model, base)
+    except Exception as exc:  # noqa: BLE001 - onnx raises checker and OS errors here
+        raise ModelError(f"{path}: cannot load the external data ({_short(exc)})") from None
 
 
 def _short(exc: Exception) -> str:
@@ -59,6 +77,7 @@ def _short(exc: Exception) -> str:
 
 def from_model(model, *, input_shapes=None, source: str = "<model>", input_values=None) -> Graph:
 
+    _check_names(model.graph, source)
     model = _with_input_shapes(model, input_shapes or {}, source)
     static = make_static(model, input_values=input_values or {}, infer=lambda m: _infer_shapes(m, source),
                          source=source)
@@ -69,6 +88,7 @@ def from_model(model, *, input_shapes=None, source: str = "<model>", input_value
     infos = _value_infos(g, inferred)
     _explain_dynamic(model, infos, static_shapes(inferred), source)
     ops = _ops(g, source)
+    _check_single_producer(g, source)
     weight_names, const_ops, runtime_ops = _split_constants(ops, set(initializers), infos)
     inputs = tuple(i.name for i in g.input if i.name not in initializers)
     outputs = tuple(o.name for o in g.output)
@@ -131,6 +151,10 @@ def _with_input_shapes(model, input_shapes, source):
             known = ", ".join(i.name for i in model.graph.input) or "none"
             raise ModelError(f"{source}: --input-shape names unknown input {name!r} (inputs: {known})")
         tt = by_name[name].type.tensor_type
+        declared = len(tt.shape.dim) if tt.HasField("shape") else None
+        if declared is not None and declared != len(shape):
+            raise ModelError(f"{source}: --input-shape {name}={','.join(map(str, shape))} has {len(shape)} "
+                             f"dimensions, but input {name!r} has {declared}")
         tt.shape.ClearField("dim")
         for d in shape:
             tt.shape.dim.add().dim_value = int(d)
@@ -211,7 +235,10 @@ def _dtype_name(elem_type: int) -> str:
         name = np.dtype(np_type).name
     except Exception:
         name = ""
-    enum = onnx.TensorProto.DataType.Name(elem_type).lower() if elem_type else "undefined"
+    try:
+        enum = onnx.TensorProto.DataType.Name(elem_type).lower() if elem_type else "undefined"
+    except ValueError:  # a data type newer than the installed onnx, or garbage
+        enum = f"unknown data type {elem_type}"
     special = {"bfloat16": "bfloat16", "int4": "int4", "uint4": "uint4", "string": "string",
                "float8e4m3fn": "float8e4m3fn", "float8e4m3fnuz": "float8e4m3fnuz",
                "float8e5m2": "float8e5m2", "float8e5m2fnuz": "float8e5m2fnuz",
@@ -229,6 +256,7 @@ def _ops(g, source) -> list[Op]:
         if node.domain not in ("", "ai.onnx"):
             raise ModelError(f"{source}: node {node.name or i!r} uses op {node.domain}.{node.op_type}, "
                              f"outside the default ONNX domain; memplan cannot infer its shapes")
+        _check_known_op(node, i, source)
         name = node.name or f"{node.op_type}_{i}"
         base, k = name, 2
         while name in used:
@@ -237,6 +265,41 @@ def _ops(g, source) -> list[Op]:
         attrs = {a.name: _attr_value(a, name, node.op_type, source) for a in node.attribute}
         ops.append(Op(name, node.op_type, tuple(node.input), tuple(node.output), attrs))
     return ops
+
+
+def _check_known_op(node, i: int, source: str) -> None:
+    """An op ONNX does not define cannot be shape-inferred or run, whatever the file declares."""
+    import onnx
+
+    if not onnx.defs.has(node.op_type):
+        raise ModelError(f"{source}: node {node.name or i!r} uses op {node.op_type!r}, which is not an "
+                         f"ONNX operator; memplan plans standard ONNX ops only")
+
+
+def _check_names(g, source: str) -> None:
+    """protobuf hands back ``bytes`` for a name that is not valid UTF-8 (a damaged file)."""
+    named = [*g.input, *g.output, *g.value_info, *g.initializer]
+    texts = [v.name for v in named] + [g.name]
+    for node in g.node:
+        texts += [node.name, node.op_type, node.domain, *node.input, *node.output]
+    bad = next((t for t in texts if not isinstance(t, str)), None)
+    if bad is not None:
+        raise ModelError(f"{source}: a name in the graph is not valid UTF-8 ({bad[:40]!r}); the file is damaged")
+
+
+def _check_single_producer(g, source: str) -> None:
+    """Each tensor has one writer: a graph input, an initializer or one node output."""
+    writer = {i.name: "the graph input" for i in g.input}
+    writer.update({t.name: "an initializer" for t in g.initializer})
+    for i, node in enumerate(g.node):
+        label = f"node {node.name or f'{node.op_type}_{i}'!r} ({node.op_type})"
+        for t in node.output:
+            if not t:
+                continue
+            if t in writer:
+                raise ModelError(f"{source}: tensor {t!r} is written by both {writer[t]} and {label}; "
+                                 f"each tensor must have one producer")
+            writer[t] = label
 
 
 def _attr_value(attr, node_name, op_type, source):

@@ -29,7 +29,7 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import InputError, ModelError
-from ..fileio import write_atomic
+from ..fileio import check_output, write_atomic
 from .ir import Graph
 
 FLOAT_DTYPES = frozenset({"float32", "float64", "float16", "bfloat16"})
@@ -135,13 +135,11 @@ def quantize_model(path: str, out_path: str, seed: int = 0, calibration: str | M
             raise InputError(f"{calibration}: cannot read calibration data ({exc}); give an .npz "
                              f"with one array per input, samples first") from None
     feeds = calibration_feeds(graph, seed=seed, samples=samples, data=data)
-    directory = os.path.dirname(os.path.abspath(out_path))
-    if not os.path.isdir(directory):
-        raise InputError(f"{out_path}: directory {directory} does not exist")
+    check_output(out_path)
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     notes = {"preprocessed": False, "note": "", "samples": len(feeds)}
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".tmp-quant-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="memplan-quant-") as tmp:
         model_in = _initializers_not_inputs(src, os.path.join(tmp, "in.onnx"))
         if preprocess:
             pre = os.path.join(tmp, "pre.onnx")

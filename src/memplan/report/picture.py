@@ -121,14 +121,23 @@ def _short(name: str, n: int = 22) -> str:
     return name if len(name) <= n else "…" + name[-(n - 1):]
 
 
+PICTURE_EXTENSIONS = (".png", ".svg")
+
+
 def save_figure(fig, path: str) -> None:
     """PNG or SVG by extension, written atomically."""
+    write_atomic(path, figure_bytes(fig, path))
+
+
+def figure_bytes(fig, path: str) -> bytes:
+    """The figure rendered as ``path``'s extension says (PNG or SVG), so that a command can
+    render every output before it writes any."""
     import io
 
     ext = os.path.splitext(path)[1].lower()
-    if ext not in (".png", ".svg"):
+    if ext not in PICTURE_EXTENSIONS:
         raise InputError(f"{path}: picture must end in .png or .svg")
     buf = io.BytesIO()
     fig.savefig(buf, format=ext[1:], dpi=130)
     _pyplot().close(fig)
-    write_atomic(path, buf.getvalue())
+    return buf.getvalue()

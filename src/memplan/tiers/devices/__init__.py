@@ -27,11 +27,13 @@ Bundled: ``n64``, ``l2-2mib``, ``l2-4mib``, ``cortex-m7``; or pass a path to you
 """
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass
 
 from ...errors import InputError
+from ...limits import MAX_VALUE
 from ...units import parse_size
 
 HERE = os.path.dirname(__file__)
@@ -150,8 +152,9 @@ def _tier(t, where: str) -> Tier:
     if writable and write_bw <= 0:
         raise InputError(f"{where}: a writable tier needs write_bandwidth > 0")
     latency = t.get("latency_ns", 0)
-    if not isinstance(latency, (int, float)) or latency < 0:
-        raise InputError(f"{where}: latency_ns must be a number >= 0")
+    if not isinstance(latency, (int, float)) or isinstance(latency, bool) or not math.isfinite(latency) \
+            or not 0 <= latency <= MAX_VALUE:
+        raise InputError(f"{where}: latency_ns must be a number >= 0, got {latency!r}")
     return Tier(name, capacity, float(read_bw), write_bw, latency * 1e-9, writable, addressable)
 
 
@@ -161,8 +164,12 @@ def _size(value, where: str) -> int:
     if isinstance(value, bool):
         raise InputError(f"{where}: expected a size, got {value}")
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InputError(f"{where}: must be a finite number, got {value!r}")
         if value < 0:
             raise InputError(f"{where}: must not be negative")
+        if value > MAX_VALUE:
+            raise InputError(f"{where}: {value!r} is beyond memplan's limit of 2**53")
         return int(value)
     try:
         return parse_size(value)
@@ -171,6 +178,7 @@ def _size(value, where: str) -> int:
 
 
 def _positive(value, where: str) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0 \
+            or value > MAX_VALUE:
         raise InputError(f"{where} must be a positive number, got {value!r}")
     return float(value)
