@@ -90,11 +90,17 @@ def _with_input_shapes(model, input_shapes, source):
     import onnx
 
     model = onnx.ModelProto.FromString(model.SerializeToString())
+    from .model_io import onnx_ports, ports_text
+
+    real = {p.name: p for p in onnx_ports(model)[0]}  # the inputs, not the weights
     by_name = {i.name: i for i in model.graph.input}
     for name, shape in input_shapes.items():
-        if name not in by_name:
-            known = ", ".join(i.name for i in model.graph.input) or "none"
-            raise ModelError(f"{source}: --input-shape names unknown input {name!r} (inputs: {known})")
+        if name not in real:
+            raise ModelError(f"{source}: --input-shape names unknown input {name!r} "
+                             f"(inputs: {ports_text(list(real.values()))})")
+        if real[name].dims is not None and len(real[name].dims) != len(shape):
+            raise ModelError(f"{source}: --input-shape {name}={','.join(map(str, shape))} gives {len(shape)} "
+                             f"dims; input {real[name]} has {len(real[name].dims)}")
         tt = by_name[name].type.tensor_type
         tt.shape.ClearField("dim")
         for d in shape:

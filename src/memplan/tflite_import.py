@@ -60,7 +60,8 @@ def schema():
     try:
         from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
     except ImportError:
-        raise ModelError("reading .tflite needs the tflite extra: pip install 'memplan[tflite]'") from None
+        raise ModelError("reading .tflite needs the tflite extra; from a clone of memplan: "
+                         "pip install -e '.[tflite]' (or make, which installs it)") from None
     return schema_py_generated
 
 

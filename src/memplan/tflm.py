@@ -352,7 +352,8 @@ def run(data: bytes, inputs: list[np.ndarray], *, arena_size: int = DEFAULT_AREN
     try:
         from tflite_micro import runtime
     except ImportError:
-        raise RuntimeFailure("running TFLite Micro needs the tflite extra: pip install 'memplan[tflite]'") from None
+        raise RuntimeFailure("running TFLite Micro needs the tflite extra; from a clone of memplan: "
+                             "pip install -e '.[tflite]' (or make, which installs it)") from None
     capture = _CaptureFd()
     try:
         with capture:
