@@ -47,7 +47,7 @@ def parse_input_shapes(values: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
             shape = ()
         if not sep or not name or not shape or any(d <= 0 for d in shape):
             raise InputError(f"--input-shape {text!r}: write NAME=D1,D2,... with positive integers, "
-                             f"e.g. data=1,3,224,224")
+                             f"e.g. data_0=1,3,224,224")
         shapes[name] = shape
     return shapes
 
@@ -91,7 +91,8 @@ def plan_options(fn):
 
     options = [
         click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D1,D2,..",
-                     help="Fix a dynamic input shape, e.g. data=1,3,224,224 (repeatable)."),
+                     help="Set an ONNX input's shape, e.g. data_0=4,3,224,224 for zoo:squeezenet at batch 4 "
+                          "(repeatable; 'memplan inputs MODEL' lists the input names and dims)."),
         click.option("--algorithm", "-a", default=DEFAULT_ALGORITHM, show_default=True,
                      help=f"Offset algorithm: {', '.join(ALGORITHMS)}."),
         click.option("--order", default="heuristic", show_default=True,

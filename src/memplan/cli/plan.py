@@ -29,7 +29,10 @@ from .common import DOES_NOT_FIT, _stdout, load_model, make_plan, plan_options, 
 @user_errors
 def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
                  budget, json_path, picture, steps, device, dtype, weight_mode, objective):
-    """Plan MODEL (an .onnx path or zoo:NAME) and print the report."""
+    """Plan MODEL and print the report.
+
+    MODEL is an .onnx or .tflite path, zoo:NAME (memplan zoo lists them) or mediapipe:NAME
+    (the MediaPipe .tflite models that make unpacks, e.g. mediapipe:hand_landmark_full)."""
     from ..report.text import step_picture, summary_table
     from ..units import parse_size
 
