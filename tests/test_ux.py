@@ -62,3 +62,36 @@ def test_plan_help_names_every_kind_of_model():
     text = " ".join(run("plan", "-h").stdout.split())
     for needle in (".tflite", "mediapipe:", "zoo:", "data_0=4,3,224,224", "memplan inputs"):
         assert needle in text
+
+
+# --- item 4: one meaning of naive, of tensor_offsets ------------------------------------
+
+def test_naive_means_no_reuse_and_no_sharing_everywhere():
+    import memplan
+    from memplan.lifetimes import Sharing
+    from memplan.report.plan_json import plan_from_dict, plan_to_dict
+
+    g = memplan.load("zoo:squeezenet")
+    shared = memplan.plan(g, order="file", algorithm="greedy_by_size")
+    unshared = memplan.plan(g, order="file", algorithm="greedy_by_size", sharing=Sharing.off())
+    assert shared.naive_bytes == unshared.naive_bytes == unshared.sharing_only_bytes  # what study calls naive
+    assert shared.sharing_only_bytes < shared.naive_bytes  # concat in place, views, in-place ops
+    assert memplan.plan(g, order="file", algorithm="naive").arena_bytes == shared.sharing_only_bytes
+    d = plan_to_dict(shared)
+    assert d["naive_bytes"] == shared.naive_bytes and d["sharing_only_bytes"] == shared.sharing_only_bytes
+    inside = [b for b in d["buffers"] if "offsets_in_buffer" in b]
+    assert inside and not any("tensor_offsets" in b for b in d["buffers"])  # squeezenet's concats
+    back = plan_from_dict(d)
+    assert (back.buffers, back.naive_bytes, back.sharing_only_bytes) == (shared.buffers, shared.naive_bytes,
+                                                                         shared.sharing_only_bytes)
+    # a plan file from before the rename: tensor_offsets inside buffers, naive_bytes = sharing only
+    for b in inside:
+        b["tensor_offsets"] = b.pop("offsets_in_buffer")
+    del d["sharing_only_bytes"]
+    old = plan_from_dict(d)
+    assert old.tensor_offsets == shared.tensor_offsets and old.sharing_only_bytes == shared.naive_bytes
+
+
+def test_plan_report_names_both_figures():
+    out = run("plan", "zoo:squeezenet", "--order", "file").stdout
+    assert "naive (no reuse, no sharing)" in out and "sharing only (no reuse)" in out
