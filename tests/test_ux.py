@@ -95,3 +95,82 @@ def test_naive_means_no_reuse_and_no_sharing_everywhere():
 def test_plan_report_names_both_figures():
     out = run("plan", "zoo:squeezenet", "--order", "file").stdout
     assert "naive (no reuse, no sharing)" in out and "sharing only (no reuse)" in out
+
+
+# --- item 6: verify says what it proves ---------------------------------------------------
+
+def test_verify_notes_constant_weights_and_not_random_ones():
+    r = run("verify", "zoo:squeezenet")
+    assert r.returncode == 0, r.stderr
+    assert "hold one value (0.02)" in r.stdout and "--random-weights" in r.stdout
+    r = run("verify", "zoo:squeezenet", "--random-weights")
+    assert r.returncode == 0, r.stderr
+    assert "hold one value" not in r.stdout
+
+
+def test_weight_note_needs_most_bytes_constant(tmp_path):
+    import memplan
+    from memplan.verify.weight_note import note, single_weight_value
+
+    from memplan.verify.reference import randomize_weights
+    from memplan.zoo import zoo_path
+
+    assert single_weight_value(memplan.load("zoo:squeezenet"))[0] == pytest.approx(0.02)
+    random = randomize_weights(zoo_path("squeezenet"), str(tmp_path / "r.onnx"), 0)
+    assert single_weight_value(memplan.load(random)) is None
+    assert note(memplan.load(save(chain_model(ops=("Relu",)), tmp_path / "m.onnx"))) is None  # no weights
+
+
+def test_verify_with_another_models_plan_names_that_model(tmp_path):
+    p = tmp_path / "alex.json"
+    assert run("plan", "zoo:alexnet", "--json", str(p)).returncode == 0
+    one_line_error(run("verify", "zoo:squeezenet", "--plan", str(p)), "made for zoo:alexnet")
+
+
+# --- item 10: the C header's alignment is one macro ---------------------------------------
+
+C_MAIN = """#include <stdint.h>
+#include <stdio.h>
+#include "plan.h"
+PLAN_ARENA_DEFINE(arena);
+int main(void) { printf("%u %u\\n", (unsigned)((uintptr_t)arena % PLAN_ALIGNMENT), (unsigned)sizeof(arena)); return 0; }
+"""
+
+
+@pytest.mark.parametrize("flags", [
+    ["-std=c99", "-pedantic"],                                    # the GCC branch
+    ["-std=c11", "-DMEMPLAN_ALIGNED(n)=_Alignas(n)"],             # the user's own: the C11 form
+])
+def test_c_header_aligns_the_arena_with_a_redefinable_macro(tmp_path, flags):
+    import shutil
+
+    import memplan
+    from memplan.report.c_header import c_header
+
+    gcc = shutil.which("gcc")
+    assert gcc, "gcc is needed to compile the emitted header"
+    p = memplan.plan(memplan.load(save(chain_model(), tmp_path / "m.onnx")), alignment=64)
+    (tmp_path / "plan.h").write_text(c_header(p, "PLAN"))
+    (tmp_path / "main.c").write_text(C_MAIN)
+    header = (tmp_path / "plan.h").read_text()
+    assert "__attribute__" not in header.split("#ifndef MEMPLAN_ALIGNED")[0]
+    assert "static MEMPLAN_ALIGNED(64) uint8_t" in header
+    cc = subprocess.run([gcc, *flags, "-Wall", "-Wextra", "-Werror", "-o", str(tmp_path / "a.out"),
+                         str(tmp_path / "main.c")], capture_output=True, text=True, cwd=tmp_path)
+    assert cc.returncode == 0, cc.stderr
+    out = subprocess.run([str(tmp_path / "a.out")], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["0", str(p.arena_bytes)]
+
+
+def test_c_header_without_any_alignment_form_stops_with_a_message(tmp_path):
+    import shutil
+
+    import memplan
+    from memplan.report.c_header import c_header
+
+    p = memplan.plan(memplan.load(save(chain_model(), tmp_path / "m.onnx")))
+    (tmp_path / "plan.h").write_text(c_header(p, "PLAN"))
+    (tmp_path / "main.c").write_text('#include "plan.h"\n')
+    cc = subprocess.run([shutil.which("gcc"), "-std=c99", "-U__GNUC__", "-fsyntax-only", str(tmp_path / "main.c")],
+                        capture_output=True, text=True, cwd=tmp_path)
+    assert cc.returncode != 0 and "define MEMPLAN_ALIGNED(n)" in cc.stderr

@@ -131,9 +131,22 @@ class TFLiteModel:
         return {name: i for i, name in enumerate(self.names)}
 
 
-def load(path: str | os.PathLike, *, input_shapes=None, name: str | None = None) -> Graph:
-    """Read a ``.tflite`` file into a `Graph` with static shapes."""
-    return read(path, input_shapes=input_shapes, name=name).graph
+def load(path: str | os.PathLike, *, input_shapes=None, name: str | None = None, fold: bool = False) -> Graph:
+    """Read a ``.tflite`` file into a `Graph` with static shapes.
+
+    ``fold``: ``DEQUANTIZE`` of float16 constants and ``DENSIFY`` of sparse ones become float32
+    / dense weights first (`tflm.fold_fp16_dequantize`), as ``export-tflm`` does, so the plan is
+    the one TFLite Micro runs — and a model with 100 such ops plans in a fraction of the time.
+    ``memplan.load`` and the CLI fold by default."""
+    if not fold:
+        return read(path, input_shapes=input_shapes, name=name).graph
+    from .tflm import fold_fp16_dequantize
+
+    source = name or str(path)
+    read_model(path)  # the clear errors for a missing or unreadable file
+    with open(path, "rb") as f:
+        data = fold_fp16_dequantize(f.read(), source)
+    return from_model(parse_model(data, source), source=source, input_shapes=input_shapes).graph
 
 
 def read(path: str | os.PathLike, *, input_shapes=None, name: str | None = None) -> TFLiteModel:
