@@ -52,7 +52,7 @@ def parse_input_shapes(values: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def load_model(spec: str, input_shapes: tuple[str, ...] = ()):
+def load_model(spec: str, input_shapes: tuple[str, ...] = (), fold: bool = True):
     from ..onnx_import import load
     from ..zoo import resolve
 
@@ -60,7 +60,7 @@ def load_model(spec: str, input_shapes: tuple[str, ...] = ()):
     if is_tflite(path):
         from ..tflite_import import load as load_tflite
 
-        return load_tflite(path, input_shapes=parse_input_shapes(input_shapes), name=name)
+        return load_tflite(path, input_shapes=parse_input_shapes(input_shapes), name=name, fold=fold)
     return load(path, input_shapes=parse_input_shapes(input_shapes), name=name)
 
 

@@ -6,6 +6,7 @@ import sys
 import click
 
 from .common import _stdout, is_tflite, make_plan, plan_options, resolve_tflite, user_errors
+from .vocabulary import wrote
 
 TFLM_MISMATCH = 1
 
@@ -73,9 +74,11 @@ def export_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_
 
         write_plan(result, json_path)
     reordered = list(result.order) != [op.name for op in tfl.graph.ops]
-    click.echo(f"{output}: offline plan for {len(tfl.names)} tensors, arena {format_size(result.arena_bytes)} "
+    click.echo(f"wrote {output}: offline plan for {len(tfl.names)} tensors, arena {format_size(result.arena_bytes)} "
                f"({result.arena_bytes} bytes, lower bound {result.lower_bound_bytes}), {allocator(result)}"
                f"{', operators reordered' if reordered else ''}")
+    if json_path:
+        wrote(json_path)
 
 
 @click.command("verify-tflm")
@@ -105,12 +108,21 @@ def verify_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_
     table.add_row(f"memplan ({allocator(result)})", f"{check.memplan.head:,}", f"{check.memplan.tail:,}", same)
     out = _stdout()
     out.print(table)
-    delta = check.memplan.head - check.tflm.head
-    out.print(f"lower bound {check.lower_bound:,} bytes; memplan's arena {check.plan_arena:,}; head "
-              f"{'+' if delta > 0 else ''}{delta:,} bytes ({delta / max(check.tflm.head, 1):+.1%}) against TFLM's",
-              highlight=False, markup=False)
+    out.print(head_line(check), highlight=False, markup=False)
     if not check.identical:
         sys.exit(TFLM_MISMATCH)
+
+
+def head_line(check) -> str:
+    """The verdict in words: how much smaller (or larger) memplan's arena head is than TFLM's."""
+    delta = check.memplan.head - check.tflm.head
+    if delta == 0:
+        verdict = "the same as TFLM's planner"
+    else:
+        verdict = (f"{abs(delta):,} bytes ({abs(delta) / max(check.tflm.head, 1):.1%}) "
+                   f"{'less' if delta < 0 else 'more'} than TFLM's planner ({check.tflm.head:,})")
+    return (f"arena head with memplan's plan: {check.memplan.head:,} bytes, {verdict}; memplan's planned arena "
+            f"{check.plan_arena:,}, lower bound {check.lower_bound:,} (the head also holds TFLM's scratch buffers)")
 
 
 @click.command("emit-c")
@@ -126,3 +138,4 @@ def emit_c_command(plan_json, output, prefix):
     from ..report.plan_json import read_plan
 
     write_atomic(output, c_header(read_plan(plan_json), prefix or default_prefix(output)))
+    wrote(output)
