@@ -174,3 +174,89 @@ def test_c_header_without_any_alignment_form_stops_with_a_message(tmp_path):
     cc = subprocess.run([shutil.which("gcc"), "-std=c99", "-U__GNUC__", "-fsyntax-only", str(tmp_path / "main.c")],
                         capture_output=True, text=True, cwd=tmp_path)
     assert cc.returncode != 0 and "define MEMPLAN_ALIGNED(n)" in cc.stderr
+
+
+# --- item 5: one vocabulary -----------------------------------------------------------------
+
+MINIMALLOC_A = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "data", "minimalloc", "A.1048576.csv")
+
+
+@pytest.mark.parametrize("option", ["--budget", "--capacity", "-c"])
+def test_alloc_budget_and_its_old_names(option, tmp_path):
+    out = tmp_path / "s.csv"
+    r = run("alloc", MINIMALLOC_A, option, "1000000", "-a", "greedy_by_size", "-o", str(out))
+    assert r.returncode == 3 and "does not fit" in r.stdout  # greedy needs 1.7 MiB
+    assert r.stdout.strip().splitlines()[-1] == f"wrote {out}"
+    assert run("alloc", MINIMALLOC_A, option, "2MiB", "-a", "greedy_by_size").returncode == 0
+
+
+def test_old_size_names_are_hidden_from_help():
+    for command, old in (("alloc", "--capacity"), ("study", "--budgets"), ("pipeline", "--stage-memory")):
+        text = run(command, "-h").stdout
+        assert "--budget" in text and old not in text, command
+
+
+def test_alloc_progress_line():
+    r = run("alloc", os.path.join(os.path.dirname(MINIMALLOC_A), "input.12.csv"), "--budget", "12", "-a", "exact",
+            "--progress")
+    assert r.returncode == 0 and "bound" in r.stdout
+
+
+def test_every_written_file_is_named(tmp_path):
+    j, png, h = tmp_path / "p.json", tmp_path / "p.png", tmp_path / "p.h"
+    r = run("plan", "zoo:squeezenet", "--order", "file", "--json", str(j), "--picture", str(png))
+    assert r.returncode == 0 and f"wrote {j}" in r.stdout and f"wrote {png}" in r.stdout
+    r = run("emit-c", str(j), "-o", str(h))
+    assert r.returncode == 0 and r.stdout.strip() == f"wrote {h}"
+
+
+def test_plan_and_export_tflm_agree_on_a_fp16_tflite(tmp_path):
+    r = run("plan", "mediapipe:hand_landmark_full", "--order", "file", "-a", "tflm_greedy")
+    arena = next(line for line in r.stdout.splitlines() if "│ arena " in line).split("│")[2].split()[0]
+    e = run("export-tflm", "mediapipe:hand_landmark_full", "--order", "file", "-a", "tflm_greedy",
+            "-o", str(tmp_path / "o.tflite"))
+    assert e.returncode == 0 and f"({arena.replace(',', '')} bytes" in e.stdout
+
+
+def test_fold_on_import_turns_fp16_dequantize_into_weights():
+    import memplan
+
+    raw = memplan.load("mediapipe:hand_landmark_lite", fold=False)
+    folded = memplan.load("mediapipe:hand_landmark_lite")
+    assert sum(op.op_type == "DEQUANTIZE" for op in raw.ops) == 102
+    assert not any(op.op_type == "DEQUANTIZE" for op in folded.ops)
+    assert len(folded.ops) == len(raw.ops) - 102 and folded.weight_bytes > raw.weight_bytes
+
+
+def test_zoo_lists_the_mediapipe_models_too():
+    r = run("zoo")
+    assert r.returncode == 0 and "zoo:densenet121" in r.stdout
+    assert "mediapipe:hand_landmark_full" in r.stdout and "[1,224,224,3]" in r.stdout
+
+
+# --- item 8: messages ---------------------------------------------------------------------
+
+def test_missing_tflite_extra_says_what_works_from_a_clone(monkeypatch):
+    import builtins
+
+    from memplan import tflite_import
+    from memplan.errors import ModelError
+
+    real_import = builtins.__import__
+
+    def no_tflite_micro(name, *args, **kwargs):
+        if name.startswith("tflite_micro"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tflite_micro)
+    with pytest.raises(ModelError, match=r"pip install -e '\.\[tflite\]'"):
+        tflite_import.schema()
+
+
+def test_verify_tflm_last_line_reads_as_a_sentence():
+    r = run("verify-tflm", "mediapipe:hand_recrop")
+    assert r.returncode == 0, r.stderr
+    last = r.stdout.strip().splitlines()[-1]
+    assert last.startswith("arena head with memplan's plan: ") and "TFLM's planner" in last
+    assert ("less than" in last or "more than" in last or "the same as" in last) and "head -" not in last

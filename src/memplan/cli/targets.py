@@ -108,7 +108,7 @@ def verify_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_
     table.add_row(f"memplan ({allocator(result)})", f"{check.memplan.head:,}", f"{check.memplan.tail:,}", same)
     out = _stdout()
     out.print(table)
-    out.print(head_line(check), highlight=False, markup=False)
+    out.print(head_line(check), highlight=False, markup=False, soft_wrap=True)
     if not check.identical:
         sys.exit(TFLM_MISMATCH)
 
@@ -121,8 +121,9 @@ def head_line(check) -> str:
     else:
         verdict = (f"{abs(delta):,} bytes ({abs(delta) / max(check.tflm.head, 1):.1%}) "
                    f"{'less' if delta < 0 else 'more'} than TFLM's planner ({check.tflm.head:,})")
-    return (f"arena head with memplan's plan: {check.memplan.head:,} bytes, {verdict}; memplan's planned arena "
-            f"{check.plan_arena:,}, lower bound {check.lower_bound:,} (the head also holds TFLM's scratch buffers)")
+    return (f"memplan's planned arena {check.plan_arena:,} bytes, lower bound {check.lower_bound:,}; TFLM's arena "
+            f"head adds its kernels' scratch buffers\n"
+            f"arena head with memplan's plan: {check.memplan.head:,} bytes, {verdict}")
 
 
 @click.command("emit-c")
