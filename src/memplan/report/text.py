@@ -94,5 +94,17 @@ def step_picture(plan: Plan, *, width: int = 64) -> str:
             lo, hi = int(b.offset / scale), max(int((b.offset + b.size) / scale), int(b.offset / scale) + 1)
             for c in range(lo, min(hi, width)):
                 row[c] = letters[b.id % len(letters)]
-        lines.append(f"{step:4d} {''.join(row)} {format_size(live)}")
-    return "\n".join(lines)
+        lines.append(f"{step:4d} {''.join(row)} {format_size(live)}  {plan.order[step]}")
+    return "\n".join(_step_legend(plan, scale, letters) + lines)
+
+
+def _step_legend(plan: Plan, scale: float, letters: str) -> list[str]:
+    """What the columns and letters of `step_picture` mean, and who is live at the peak."""
+    peak = plan.peak_step
+    head = ["step picture: one row per step (step, arena, bytes live, op that runs);",
+            f"one column = {format_size(int(scale))} of the {format_size(plan.arena_bytes)} arena, address 0 at the left;",
+            f"a letter = a buffer (its id mod {len(letters)}), '.' = free. Live at the peak step {peak}:"]
+    for b in sorted(plan.live_at(peak), key=lambda b: b.offset):
+        head.append(f"  {letters[b.id % len(letters)]} = buffer {b.id}: {b.names[0]}, {format_size(b.size)} "
+                    f"at offset {b.offset:,}")
+    return head
