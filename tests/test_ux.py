@@ -260,3 +260,64 @@ def test_verify_tflm_last_line_reads_as_a_sentence():
     last = r.stdout.strip().splitlines()[-1]
     assert last.startswith("arena head with memplan's plan: ") and "TFLM's planner" in last
     assert ("less than" in last or "more than" in last or "the same as" in last) and "head -" not in last
+
+
+# --- item 7: pictures that explain themselves -------------------------------------------------
+
+def _memory_axes(fig):
+    return next(ax for ax in fig.axes if ax.get_ylabel().startswith("arena address"))
+
+
+@pytest.mark.parametrize("spec", ["zoo:squeezenet", "mediapipe:hand_landmark_lite"])
+def test_picture_labels_fit_their_boxes_and_never_overlap(spec):
+    import memplan
+    from memplan.report.picture import memory_figure
+
+    g = memplan.load(spec)
+    p = memplan.plan(g, order="file", algorithm="greedy_by_size")
+    fig = memory_figure(p, g)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = _memory_axes(fig)
+    names = [t for t in ax.texts if not t.get_text().startswith(" peak")]
+    assert names, "some buffer is labelled"
+    frame = ax.get_window_extent(renderer)
+    boxes = [t.get_window_extent(renderer) for t in names]
+    for t, box in zip(names, boxes):
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, f"{t.get_text()!r} cut at the edge"
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), "two labels run together"
+    legend = [t.get_text() for ax_ in fig.axes if ax_.get_legend() for t in ax_.get_legend().get_texts()]
+    used = {op.op_type for op in g.ops}
+    assert used <= set(legend), "every op type colour is in the legend"
+    assert "arena / lower bound" in ax.get_title() and " x1." not in ax.get_title()
+
+
+def test_label_names_prefer_the_layer_of_a_tflite_path():
+    from memplan.report.picture import _label_names
+
+    assert _label_names("r14") == ["r14"]
+    assert _label_names("model_1/model/conv2d_4/Conv2D") == ["conv2d_4/Conv2D", "conv2d_4", "…model/conv2d_4/Conv2D"]
+    assert _label_names("gpu_0/res5_2_branch2c_w_0")[0] == "res5_2_branch2c_w_0"
+
+
+def test_steps_picture_has_a_legend():
+    out = run("plan", "zoo:squeezenet", "--order", "file", "--steps").stdout
+    assert "one column = " in out and "a letter = a buffer" in out and "Live at the peak step" in out
+    assert "  B = buffer 1: r0" in out
+
+
+def test_graph_strip_is_not_a_solid_band_for_densenet():
+    """DenseNet's many edges are drawn faint, and as high as they are long."""
+    import memplan
+    from memplan.report.picture import memory_figure
+
+    g = memplan.load("zoo:densenet121")
+    p = memplan.plan(g, order="file", algorithm="naive")
+    fig = memory_figure(p, g)
+    strip = next(ax for ax in fig.axes if ax.get_title().startswith("graph:"))
+    arcs = strip.collections[0]
+    assert arcs.get_alpha() <= 0.2
+    heights = sorted(seg[:, 1].max() for seg in arcs.get_segments())
+    assert heights[-1] >= 5 * heights[0]
