@@ -16,7 +16,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
-import memplan  # noqa: E402
+import memplan
 
 
 def measure(spec: str, fold: bool) -> tuple[int, float, float, int]:

@@ -25,7 +25,7 @@ SLOW = ("plan zoo:densenet121", "verify zoo:resnet50", "pipeline zoo:resnet50", 
 
 def blocks(text: str) -> list[tuple[str, str]]:
     """(language, body) of every fenced block."""
-    return re.findall(r"^```(\w*)\n(.*?)^```", text, flags=re.S | re.M)
+    return re.findall(r"^```(\w*)\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
 
 
 def commands(text: str) -> list[tuple[str, set[int]]]:
@@ -41,7 +41,8 @@ def commands(text: str) -> list[tuple[str, set[int]]]:
     return out
 
 
-README_TEXT = open(README).read()
+with open(README) as f:
+    README_TEXT = f.read()
 COMMANDS = commands(README_TEXT)
 
 
@@ -52,8 +53,8 @@ def test_the_readme_has_commands_and_every_slow_pattern_names_one():
 
 
 def test_exit_codes_are_read_from_the_comments():
-    assert commands(".venv/bin/memplan plan x --budget 2MiB     # exit 0 if it fits, 3 if not\n".join(["```\n", "```\n"])) \
-        == [("plan x --budget 2MiB", {0, 3})]
+    block = "```\n.venv/bin/memplan plan x --budget 2MiB     # exit 0 if it fits, 3 if not\n```\n"
+    assert commands(block) == [("plan x --budget 2MiB", {0, 3})]
     assert commands("```\n.venv/bin/memplan verify x --corrupt   # must fail (exit 1)\n```\n") == [("verify x --corrupt", {1})]
 
 

@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import pytest
-
 from helpers import chain_model, save
 
 MEMPLAN = [sys.executable, "-m", "memplan.cli"]
@@ -110,9 +109,8 @@ def test_verify_notes_constant_weights_and_not_random_ones():
 
 def test_weight_note_needs_most_bytes_constant(tmp_path):
     import memplan
-    from memplan.verify.weight_note import note, single_weight_value
-
     from memplan.verify.reference import randomize_weights
+    from memplan.verify.weight_note import note, single_weight_value
     from memplan.zoo import zoo_path
 
     assert single_weight_value(memplan.load("zoo:squeezenet"))[0] == pytest.approx(0.02)
