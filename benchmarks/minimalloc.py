@@ -4,7 +4,7 @@ Prints a Markdown table: instance, buffers, LB, capacity, the status and seconds
 `exact` (decision mode), MiniMalloc's C++ median time from the instances' README (parsed
 from its table), their ratio, and which registered heuristics fit the capacity.
 
-    .venv/bin/python benchmarks/minimalloc.py [--dir ../shared/benchmarks/minimalloc] [--time-limit 60]
+    .venv/bin/python benchmarks/minimalloc.py [--dir benchmarks/data/minimalloc] [--time-limit 60]
 
 The first run in a fresh checkout compiles the numba kernel (tens of seconds); that is
 reported separately and not counted in any instance's time.
@@ -74,7 +74,7 @@ def run(directory: str, time_limit: float) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", default=os.path.join(ROOT, "..", "shared", "benchmarks", "minimalloc"))
+    parser.add_argument("--dir", default=os.path.join(ROOT, "benchmarks", "data", "minimalloc"))
     parser.add_argument("--time-limit", type=float, default=60.0)
     args = parser.parse_args()
     compile_seconds = warm_up()

@@ -17,6 +17,7 @@ import time
 
 from memplan.graph import mediapipe
 from memplan.formats import tflm
+from memplan.graph import tflite_edit
 from memplan.planner import plan
 
 
@@ -41,7 +42,7 @@ def main(argv=None):
     for name in [m for m in args.models.split(",") if m]:
         start = time.perf_counter()
         with open(mediapipe.model_path(name), "rb") as f:
-            data = tflm.fold_fp16_dequantize(f.read(), name)
+            data = tflite_edit.fold_fp16_dequantize(f.read(), name)
         tfl = tflm.load_bytes(data, name)
         inputs = tflm.seeded_inputs(tfl, args.seed)
         own = tflm.run(data, inputs)

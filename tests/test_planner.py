@@ -40,7 +40,8 @@ def test_chain_reuses_memory(tmp_path):
     assert p.arena_bytes == 2 * size
     assert p.naive_bytes == 4 * size
     shared = plan(g)  # Sigmoid overwrites Relu's output: t0 and t1 are one buffer
-    assert shared.naive_bytes == 3 * size and shared.lower_bound_bytes == 2 * size
+    assert shared.naive_bytes == 4 * size and shared.lower_bound_bytes == 2 * size  # naive: no sharing
+    assert shared.sharing_only_bytes == 3 * size == plan(g, algorithm="naive").arena_bytes
 
 
 def test_weights_blob_is_contiguous_and_aligned():

@@ -33,9 +33,10 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def load(model: str, *, input_shapes: dict[str, tuple[int, ...]] | None = None) -> "Graph":
+def load(model: str, *, input_shapes: dict[str, tuple[int, ...]] | None = None, fold: bool = True) -> "Graph":
     """Read an ONNX file (or ``zoo:NAME``), a ``.tflite`` file (or ``mediapipe:NAME``) into a
-    Graph with static shapes."""
+    Graph with static shapes. ``fold`` (TFLite): float16 weights behind ``DEQUANTIZE`` become
+    float32 weights, as TFLite Micro needs them (`graph.tflite.load`)."""
     from .graph.onnx import load as load_onnx
     from .graph.zoo import resolve
 
@@ -45,7 +46,7 @@ def load(model: str, *, input_shapes: dict[str, tuple[int, ...]] | None = None) 
         from .graph.tflite import load as load_tflite
 
         path = model_path(model.removeprefix("mediapipe:")) if model.startswith("mediapipe:") else model
-        return load_tflite(path, input_shapes=input_shapes, name=model)
+        return load_tflite(path, input_shapes=input_shapes, name=model, fold=fold)
     path, name = resolve(model)
     return load_onnx(path, input_shapes=input_shapes, name=name)
 

@@ -42,8 +42,14 @@ class WeightSlot:
 
 @dataclass(frozen=True)
 class Plan:
-    """``naive_bytes`` is the arena with no reuse at all: every buffer's size, padded to the
-    alignment, summed — an upper bound for every allocator."""
+    """``naive_bytes`` is the arena with no reuse and no sharing: every activation tensor in
+    the arena its own bytes, padded to the alignment, summed — an upper bound for every plan,
+    and what `memplan zoo` and `memplan study` call naive too. ``sharing_only_bytes`` is
+    the arena when sharing is the only saving: every buffer (tensors that share storage
+    counted once) padded and summed, what ``algorithm="naive"`` places.
+
+    ``tensor_offsets`` are absolute arena offsets; a buffer's ``tensors`` carry each one's
+    offset inside the buffer (``offsets_in_buffer`` in the plan JSON)."""
 
     model: str
     order: tuple[str, ...]
@@ -61,6 +67,7 @@ class Plan:
     stats: Mapping[str, float] = field(default_factory=dict)
     sharing: str = "none"  # the sharing rules applied: "views+inplace+concat", ..., "none"
     order_stats: Mapping = field(default_factory=dict)  # the scheduler's: peak, status, bound, seconds
+    sharing_only_bytes: int = 0
 
     @cached_property
     def tensor_offsets(self) -> Mapping[str, int]:
@@ -93,6 +100,11 @@ def to_problem(bufs: tuple[Buffer, ...], alignment: int, capacity: int | None = 
     """Buffers (inclusive steps) -> the pure problem (half-open lifetimes)."""
     blocks = tuple(Block(str(b.id), b.size, b.first, b.last + 1, alignment) for b in bufs)
     return Problem(blocks, capacity=capacity)
+
+
+def naive_bytes(graph: Graph, bufs: tuple[Buffer, ...], alignment: int) -> int:
+    """No reuse, no sharing: each activation tensor the arena holds, aligned, summed."""
+    return sum(align_up(graph.tensors[name].nbytes, alignment) for b in bufs for name, _ in b.tensors)
 
 
 def layout_weights(graph: Graph, alignment: int) -> tuple[tuple[WeightSlot, ...], int]:
@@ -135,9 +147,10 @@ def plan(graph: Graph, *, algorithm: str = "best", alignment: int = 16, order: s
         order=tuple(graph.ops[i].name for i in sched.order),
         algorithm=solution.algorithm, alignment=alignment,
         arena_bytes=solution.height(problem), lower_bound_bytes=solution.bound,
-        naive_bytes=sum(align_up(b.size, alignment) for b in bufs), buffers=placed, weights_bytes=weight_bytes,
+        naive_bytes=naive_bytes(graph, bufs, alignment), buffers=placed, weights_bytes=weight_bytes,
         weights=slots, order_method=sched.method, status=solution.status, io_in_arena=io_in_arena,
-        stats=dict(solution.stats), sharing=sharing.label(), order_stats=dict(sched.stats or {}))
+        stats=dict(solution.stats), sharing=sharing.label(), order_stats=dict(sched.stats or {}),
+        sharing_only_bytes=sum(align_up(b.size, alignment) for b in bufs))
     from .verify.check import check_plan
 
     findings = check_plan(graph, result)

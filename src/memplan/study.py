@@ -4,7 +4,7 @@ Stages, each building on the one before (the industrial study that motivates thi
 13% / 38% of networks fitting 2 / 4 MiB of L2 before buffer optimisation, 66% / 83% after):
 
 =============  ================================================================================
-``naive``      no reuse: every activation its own bytes (the sum of all buffers)
+``naive``      no reuse, no sharing: every activation its own bytes (`Plan.naive_bytes`)
 ``best``       file order, the best registered allocator (``best`` if present, else
                ``greedy_by_size``)
 ``order``      the best order (``heuristic``, or the file order when its arena is smaller) with
@@ -67,7 +67,7 @@ class StudySettings:
         return ALL_STAGES if self.real_int8 else STAGES
 
     def describe(self) -> dict[str, str]:
-        return {"naive": "no reuse (sum of buffers)",
+        return {"naive": "no reuse, no sharing (every activation its own bytes)",
                 "best": f"file order, {self.algorithm}",
                 "order": f"{self.order} order{' + sharing' if self.sharing else ' (sharing not available)'}, "
                          f"{self.algorithm}",

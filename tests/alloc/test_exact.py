@@ -19,7 +19,8 @@ from memplan.problem import Block, Problem
 from memplan.formats.problem_files import read_problem
 from memplan.verify.check import check_offsets
 
-MINIMALLOC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "benchmarks", "minimalloc")
+# The public instances ship with the repository (benchmarks/data/minimalloc, Apache-2.0).
+MINIMALLOC = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "data", "minimalloc")
 SWITCHES = [f.name for f in dataclasses.fields(Switches)]
 
 
@@ -263,10 +264,25 @@ def test_best_is_deterministic():
 # --- MiniMalloc instances --------------------------------------------------------------
 
 def minimalloc(name: str, capacity: int) -> Problem:
-    path = os.path.join(MINIMALLOC, name)
-    if not os.path.exists(path):
-        pytest.skip(f"{path} not present")
-    return read_problem(path, capacity=capacity)
+    # No skip when the file is missing: read_problem raises, and the test fails.
+    return read_problem(os.path.join(MINIMALLOC, name), capacity=capacity)
+
+
+def test_the_twelve_minimalloc_instances_ship_with_their_licence():
+    files = sorted(os.listdir(MINIMALLOC))
+    instances = [f for f in files if f.endswith(".csv")]
+    assert len(instances) == 12 and "input.12.csv" in instances
+    assert "LICENSE" in files and "Apache License" in open(os.path.join(MINIMALLOC, "LICENSE")).read()
+    assert "github.com/google/minimalloc" in open(os.path.join(MINIMALLOC, "README.md")).read()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not exact_search.HAVE_NUMBA, reason="the 1 MiB instances need the numba kernel")
+@pytest.mark.parametrize("instance", "ABCDEFGHIJK")
+def test_exact_solves_every_minimalloc_instance_at_its_capacity(instance):
+    problem = minimalloc(f"{instance}.1048576.csv", 1048576)
+    sol = solve(problem, "exact", time_limit=60)
+    assert sol.status in ("optimal", "feasible") and sol.height(problem) <= 1048576
 
 
 def test_minimalloc_input12():

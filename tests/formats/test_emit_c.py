@@ -73,7 +73,7 @@ def test_header_compiles_and_matches_the_json(tmp_path):
     expected = {}
     for b in d["buffers"]:
         for name in b["tensors"]:
-            rel = b.get("tensor_offsets", {}).get(name, 0)
+            rel = b.get("offsets_in_buffer", {}).get(name, 0)
             expected[name] = [b["offset"] + rel, b["size"] - rel, b["first_step"], b["last_step"]]
     assert tensors == expected and len(expected) == 5
     assert [line.split()[1] for line in out if line.startswith("S ")] == d["order"]

@@ -12,6 +12,7 @@ pytest.importorskip("tflite_micro")
 from memplan.graph import mediapipe  # noqa: E402
 from memplan import plan  # noqa: E402
 from memplan.formats import tflm  # noqa: E402
+from memplan.graph import tflite_edit  # noqa: E402
 from memplan.errors import PlanError  # noqa: E402
 from memplan.order.schedule import Schedule  # noqa: E402
 from memplan.graph.tflite import opcode_name, parse_model  # noqa: E402
@@ -90,7 +91,7 @@ def test_fold_fp16_dequantize_exact_and_compact():
     data = fc_model(fp16=True)
     with pytest.raises(tflm.RuntimeFailure, match="could not run"):
         tflm.run(data, tflm.seeded_inputs(tflm.load_bytes(data, "m")))
-    folded = tflm.fold_fp16_dequantize(data)
+    folded = tflite_edit.fold_fp16_dequantize(data)
     tfl = tflm.load_bytes(folded, "m")
     before = tflm.load_bytes(data, "m").graph
     assert [op.op_type for op in tfl.graph.ops] == ["FULLY_CONNECTED"] * 4 + ["ADD"]
@@ -100,7 +101,7 @@ def test_fold_fp16_dequantize_exact_and_compact():
         assert w.dtype == np.float32 and np.array_equal(w, before.initializers[f"w{k}_fp16"].astype(np.float32))
     model = parse_model(folded)
     assert len(model.buffers) == 1 + sum(t.buffer > 0 for t in model.subgraphs[0].tensors)
-    assert tflm.fold_fp16_dequantize(folded) == folded
+    assert tflite_edit.fold_fp16_dequantize(folded) == folded
     result = tflm.run(folded, tflm.seeded_inputs(tfl))
     assert result.head > 0 and result.outputs[0].shape == (1, 4)
 
@@ -120,14 +121,14 @@ def test_densify_matches_tflite_sparsity_example():
         traversalOrder, blockMap = [0, 1], []
         dimMetadata = [Dim(0, 3), Dim(1, 0, [0, 3, 3, 5], [0, 2, 3, 0, 3])]
 
-    dense = tflm.densify(np.array([6, 9, 8, 5, 7], dtype=np.float32), (3, 4), Sparsity)
+    dense = tflite_edit.densify(np.array([6, 9, 8, 5, 7], dtype=np.float32), (3, 4), Sparsity)
     assert dense.tolist() == [[6, 0, 9, 8], [0, 0, 0, 0], [5, 0, 0, 7]]
 
     class Blocked:  # 4x4 in 2x2 blocks: block rows dense, block columns CSR, blocks dense
         traversalOrder, blockMap = [0, 1, 2, 3], [0, 1]
         dimMetadata = [Dim(0, 2), Dim(1, 0, [0, 2, 3], [0, 1, 1]), Dim(0, 2), Dim(0, 2)]
 
-    dense = tflm.densify(np.arange(1, 13, dtype=np.float32), (4, 4), Blocked)
+    dense = tflite_edit.densify(np.arange(1, 13, dtype=np.float32), (4, 4), Blocked)
     assert dense.tolist() == [[1, 2, 5, 6], [3, 4, 7, 8], [0, 0, 9, 10], [0, 0, 11, 12]]
 
 
@@ -162,7 +163,7 @@ def test_cli_export_and_verify(tmp_path):
 
 def test_mediapipe_face_detection_in_tflm():
     path = mediapipe_or_skip("face_detection_short_range")
-    data = tflm.fold_fp16_dequantize(open(path, "rb").read())
+    data = tflite_edit.fold_fp16_dequantize(open(path, "rb").read())
     tfl = tflm.load_bytes(data, path)
     p = best_plan(tfl.graph)
     out = tflm.export_model(tfl, p)
@@ -180,7 +181,7 @@ def test_mediapipe_face_detection_in_tflm():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", mediapipe.TFLM_MODELS)
 def test_mediapipe_in_tflm_never_worse(name):
-    data = tflm.fold_fp16_dequantize(open(mediapipe_or_skip(name), "rb").read())
+    data = tflite_edit.fold_fp16_dequantize(open(mediapipe_or_skip(name), "rb").read())
     tfl = tflm.load_bytes(data, name)
     p = best_plan(tfl.graph)
     check = tflm.verify(data, tflm.export_model(tfl, p), tfl, p)

@@ -91,7 +91,7 @@ def parse_input_shapes(values: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
             shape = ()
         if not sep or not name or not shape or any(d <= 0 for d in shape):
             raise InputError(f"--input-shape {text!r}: write NAME=D1,D2,... with positive integers, "
-                             f"e.g. data=1,3,224,224")
+                             f"e.g. data_0=1,3,224,224")
         shapes[name] = shape
     return shapes
 
@@ -123,7 +123,7 @@ def _input_values_option(ctx, param, value):
     ctx.meta["memplan.input_values"] = value
 
 
-def load_model(spec: str, input_shapes: tuple[str, ...] = ()):
+def load_model(spec: str, input_shapes: tuple[str, ...] = (), fold: bool = True):
     from ..graph.onnx import load
     from ..graph.zoo import resolve
 
@@ -135,7 +135,7 @@ def load_model(spec: str, input_shapes: tuple[str, ...] = ()):
 
         if values:
             raise InputError(f"{spec}: --input-value applies to ONNX models only")
-        return load_tflite(path, input_shapes=parse_input_shapes(input_shapes), name=name)
+        return load_tflite(path, input_shapes=parse_input_shapes(input_shapes), name=name, fold=fold)
     return load(path, input_shapes=parse_input_shapes(input_shapes), name=name, input_values=values)
 
 
@@ -166,7 +166,8 @@ def plan_options(fn):
 
     options = [
         click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D1,D2,..",
-                     help="Fix a dynamic input shape, e.g. data=1,3,224,224 (repeatable)."),
+                     help="Set an ONNX input's shape, e.g. data_0=4,3,224,224 for zoo:squeezenet at batch 4 "
+                          "(repeatable; 'memplan inputs MODEL' lists the input names and dims)."),
         click.option("--input-value", multiple=True, metavar="NAME=V[,V..]", expose_value=False,
                      callback=_input_values_option,
                      help="Plan for a fixed input value, e.g. sr=16000: the input becomes a constant, so "

@@ -4,12 +4,14 @@ from __future__ import annotations
 import click
 
 from .common import _stdout, check_outputs, load_model, onnx_only, user_errors
+from .vocabulary import wrote
 
 
 @click.command("zoo")
 @user_errors
 def zoo_command():
-    """List the real model-zoo graphs shipped inside the installed onnx wheel."""
+    """List the bundled models: the ONNX model-zoo graphs inside the installed onnx wheel, and the
+    MediaPipe .tflite models when make has unpacked them."""
     from rich.table import Table
 
     from ..graph.onnx import load
@@ -25,6 +27,36 @@ def zoo_command():
         table.add_row(f"zoo:{name}", str(nodes), str(len(graph.ops)), format_size(graph.weight_bytes),
                       format_size(graph.activation_bytes))
     _stdout().print(table)
+    mediapipe_table()
+
+
+def mediapipe_table() -> None:
+    """The MediaPipe models, read only as far as their inputs (a full import of fourteen
+    fp16 models would take seconds); or how to get them."""
+    import os
+
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..graph import mediapipe
+    from ..graph.model_io import model_ports
+    from ..units import format_size
+
+    out = _stdout()
+    if not mediapipe.available():
+        out.print(f"mediapipe models: not unpacked (make does it: python -m memplan.graph.mediapipe fetch, "
+                  f"from the {mediapipe.WHEEL} wheel)", highlight=False, markup=False)
+        return
+    table = Table(title="MediaPipe models (.tflite, unpacked by make; use as mediapipe:NAME)", title_justify="left")
+    for col in ("name", "file", "inputs", "TFLite Micro"):
+        table.add_column(col, justify="right" if col == "file" else "left")
+    for name in mediapipe.MODELS:
+        path = mediapipe.model_path(name)
+        inputs, _ = model_ports(path, tflite=True)
+        runs = "yes" if name in mediapipe.TFLM_MODELS else "no (MediaPipe custom ops)"
+        table.add_row(f"mediapipe:{name}", format_size(os.path.getsize(path)),
+                      Text(", ".join(f"{p.name} {p.dims_text}" for p in inputs)), runs)
+    out.print(table)
 
 
 @click.command("quantize")
@@ -70,3 +102,4 @@ def quantize_command(model, output, seed, samples, calibration, no_preprocess):
     done = "done" if notes["preprocessed"] else "skipped"
     out.print(f"calibration: {source}; pre-processing: {done}" + (f" ({notes['note']})" if notes["note"] else ""),
               highlight=False, markup=False)
+    wrote(output)

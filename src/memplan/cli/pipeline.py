@@ -5,6 +5,7 @@ import click
 
 from ..errors import InputError
 from .common import _stdout, check_outputs, load_model, user_errors
+from .vocabulary import budget_option, wrote
 
 
 @click.command("pipeline")
@@ -16,7 +17,7 @@ from .common import _stdout, check_outputs, load_model, user_errors
 @click.option("--depth", default=None, type=int, help="Most batches in flight (default: unbounded).")
 @click.option("--backlog", is_flag=True, help="Every batch waits at the input from time 0 (default: one every II*).")
 @click.option("--stages", default=None, type=int, help="Partition the layers into K stages (exact DP) and simulate those.")
-@click.option("--stage-memory", default=None, metavar="SIZE", help="Per-stage capacity for --stages, e.g. 8MiB.")
+@budget_option("With --stages: the memory budget of each stage, e.g. 8MiB.", aliases=("--stage-memory",))
 @click.option("--costs", "costs_path", default=None, metavar="CSV", help="Measured times: layer,in,compute,out (seconds).")
 @click.option("--unfused", is_flag=True, help="Every runtime op is a layer (default: BN/activations fold into the producer).")
 @click.option("--weight-reads", default=1.0, show_default=True, type=float,
@@ -31,7 +32,7 @@ from .common import _stdout, check_outputs, load_model, user_errors
 @click.option("--memory-plot", default=None, metavar="PATH", help="Throughput and arena by depth (.png or .svg).")
 @click.option("--json", "json_path", default=None, metavar="PATH", help="Write the report JSON here.")
 @user_errors
-def pipeline_command(model, input_shapes, device, batches, depth, backlog, stages, stage_memory, costs_path, unfused,
+def pipeline_command(model, input_shapes, device, batches, depth, backlog, stages, budget, costs_path, unfused,
                      weight_reads, depths, algorithm, alignment, all_layers, heatmap, gantt, memory_plot, json_path):
     """Simulate MODEL as a layer pipeline: batches flow through the layers as a wavefront.
     Prints the initiation interval, throughput, latencies, bottleneck and bubble, the stage
@@ -49,9 +50,9 @@ def pipeline_command(model, input_shapes, device, batches, depth, backlog, stage
     check_outputs(heatmap=heatmap, gantt=gantt, memory_plot=memory_plot, json=json_path)
     if alignment < 1 or alignment & (alignment - 1):
         raise PlanError(f"--alignment must be a power of two, got {alignment}")
-    capacity = parse_size(stage_memory) if stage_memory is not None else None
+    capacity = parse_size(budget) if budget is not None else None
     if capacity is not None and stages is None:
-        raise InputError("--stage-memory needs --stages K")
+        raise InputError("--budget (each stage's memory) needs --stages K")
     pipe = build_pipeline(load_model(model, input_shapes), load_device(device), fused=not unfused,
                           weight_reads=weight_reads)
     if costs_path:
@@ -97,3 +98,5 @@ def _pipeline_files(tl, st, seconds, parts, rows, heatmap, gantt, memory_plot, j
 
         outputs.append((json_path, pipeline_json(tl, st, seconds=seconds, partitions=parts, memory=rows)))
     write_all(outputs)
+    for path, _ in outputs:
+        wrote(path)

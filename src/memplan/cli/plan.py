@@ -6,6 +6,7 @@ import sys
 import click
 
 from .common import DOES_NOT_FIT, _stdout, check_outputs, load_model, make_plan, plan_options, user_errors
+from .vocabulary import wrote
 
 
 @click.command("plan")
@@ -24,12 +25,18 @@ from .common import DOES_NOT_FIT, _stdout, check_outputs, load_model, make_plan,
               type=click.Choice(["auto", "resident", "stream", "in-place"]),
               help="With --device: weights resident in RAM, streamed before each layer, or read in place; "
                    "auto chooses per weight tensor.")
+@click.option("--fold/--no-fold", default=True, show_default=True,
+              help=".tflite: float16 weights behind DEQUANTIZE (and sparse ones behind DENSIFY) planned as float32 "
+                   "weights, as export-tflm writes them and TFLite Micro runs them.")
 @click.option("--objective", default="bytes", show_default=True, type=click.Choice(["bytes", "time"]),
               help="With --device: what spilling minimises.")
 @user_errors
 def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
-                 budget, json_path, picture, steps, device, dtype, weight_mode, objective):
-    """Plan MODEL (an .onnx path or zoo:NAME) and print the report."""
+                 budget, json_path, picture, steps, device, dtype, weight_mode, fold, objective):
+    """Plan MODEL and print the report.
+
+    MODEL is an .onnx or .tflite path, zoo:NAME (memplan zoo lists them) or mediapipe:NAME
+    (the MediaPipe .tflite models that make unpacks, e.g. mediapipe:hand_landmark_full)."""
     from ..report.text import step_picture, summary_table
     from ..units import parse_size
 
@@ -40,7 +47,7 @@ def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
         from ..tiers.devices import load_device
 
         target = load_device(device)
-    graph = load_model(model, input_shapes)
+    graph = load_model(model, input_shapes, fold=fold)
     if dtype is not None:
         from ..graph.quantize import with_dtype
 
@@ -51,6 +58,9 @@ def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
     out.print(summary_table(result, graph, budget_bytes))
     if steps:
         out.print(step_picture(result), highlight=False, markup=False)
+    for path in (json_path, picture):
+        if path:
+            wrote(path)
     if target is not None:
         tiered = place_on_device(graph, result, target, weight_mode, objective, time_limit)
         if not tiered.fits:

@@ -5,11 +5,12 @@ import click
 
 from ..errors import InputError
 from .common import SECONDS, _stdout, check_outputs, user_errors
+from .vocabulary import budget_option, wrote
 
 
 @click.command("study")
 @click.argument("models", nargs=-1)
-@click.option("--budgets", default="2MiB,4MiB", show_default=True, help="Comma-separated arena budgets.")
+@budget_option("Arena budgets to test, comma-separated.", aliases=("--budgets",), default="2MiB,4MiB")
 @click.option("--csv", "csv_path", default=None, metavar="PATH", help="Write one CSV line per model and stage.")
 @click.option("--jobs", "-j", default=None, type=click.IntRange(1), help="Worker processes (default: all cores).")
 @click.option("--algorithm", "-a", default=None, help="Allocator (default: best if available, else greedy_by_size).")
@@ -19,7 +20,7 @@ from .common import SECONDS, _stdout, check_outputs, user_errors
                    "seconds per model, over a minute for the largest zoo models.")
 @click.option("--seed", default=0, show_default=True, type=int, help="With --real-int8: calibration seed.")
 @user_errors
-def study_command(models, budgets, csv_path, jobs, algorithm, time_limit, real_int8, seed):
+def study_command(models, budget, csv_path, jobs, algorithm, time_limit, real_int8, seed):
     """Fit study: does each model's arena fit each budget — naive, best plan, best order +
     sharing, int8 (what-if), and with --real-int8 the real quantised model? MODELS default to
     the whole zoo."""
@@ -36,9 +37,9 @@ def study_command(models, budgets, csv_path, jobs, algorithm, time_limit, real_i
     from ..graph.zoo import MODELS
 
     check_outputs(csv=csv_path)
-    sizes = [parse_size(b) for b in budgets.split(",") if b.strip()]
+    sizes = [parse_size(b) for b in budget.split(",") if b.strip()]
     if not sizes:
-        raise InputError("--budgets: give at least one size, e.g. 2MiB,4MiB")
+        raise InputError("--budget: give at least one size, e.g. 2MiB,4MiB")
     specs = list(models) or [f"zoo:{m}" for m in MODELS]
     settings = dataclasses.replace(default_settings(time_limit, real_int8=real_int8), seed=seed)
     if algorithm:
@@ -78,3 +79,4 @@ def study_command(models, budgets, csv_path, jobs, algorithm, time_limit, real_i
             out.print(f"{r.model} ({s}): {message}", highlight=False, markup=False)
     if csv_path:
         write_atomic(csv_path, to_csv(rows, sizes))
+        wrote(csv_path)

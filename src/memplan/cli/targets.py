@@ -6,6 +6,7 @@ import sys
 import click
 
 from .common import _stdout, check_outputs, is_tflite, make_plan, plan_options, resolve_tflite, user_errors
+from .vocabulary import wrote
 
 TFLM_MISMATCH = 1
 
@@ -23,7 +24,8 @@ def tflm_plan_options(fn):
 def tflm_model(spec: str, fold: bool, input_shapes: tuple[str, ...] = ()):
     """The model's bytes (folded for TFLM if asked) and its parsed form."""
     from ..errors import ModelError
-    from ..formats.tflm import fold_fp16_dequantize, load_bytes
+    from ..formats.tflm import load_bytes
+    from ..graph.tflite_edit import fold_fp16_dequantize
 
     if not is_tflite(spec):
         raise ModelError(f"{spec}: TFLite Micro commands need a .tflite model (or mediapipe:NAME)")
@@ -71,9 +73,11 @@ def export_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_
     planned = export_model(tfl, result)
     write_all([(output, planned)] + ([(json_path, plan_text(result))] if json_path else []))
     reordered = list(result.order) != [op.name for op in tfl.graph.ops]
-    click.echo(f"{output}: offline plan for {len(tfl.names)} tensors, arena {format_size(result.arena_bytes)} "
+    click.echo(f"wrote {output}: offline plan for {len(tfl.names)} tensors, arena {format_size(result.arena_bytes)} "
                f"({result.arena_bytes} bytes, lower bound {result.lower_bound_bytes}), {allocator(result)}"
                f"{', operators reordered' if reordered else ''}")
+    if json_path:
+        wrote(json_path)
 
 
 @click.command("verify-tflm")
@@ -103,12 +107,22 @@ def verify_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_
     table.add_row(f"memplan ({allocator(result)})", f"{check.memplan.head:,}", f"{check.memplan.tail:,}", same)
     out = _stdout()
     out.print(table)
-    delta = check.memplan.head - check.tflm.head
-    out.print(f"lower bound {check.lower_bound:,} bytes; memplan's arena {check.plan_arena:,}; head "
-              f"{'+' if delta > 0 else ''}{delta:,} bytes ({delta / max(check.tflm.head, 1):+.1%}) against TFLM's",
-              highlight=False, markup=False)
+    out.print(head_line(check), highlight=False, markup=False, soft_wrap=True)
     if not check.identical:
         sys.exit(TFLM_MISMATCH)
+
+
+def head_line(check) -> str:
+    """The verdict in words: how much smaller (or larger) memplan's arena head is than TFLM's."""
+    delta = check.memplan.head - check.tflm.head
+    if delta == 0:
+        verdict = "the same as TFLM's planner"
+    else:
+        verdict = (f"{abs(delta):,} bytes ({abs(delta) / max(check.tflm.head, 1):.1%}) "
+                   f"{'less' if delta < 0 else 'more'} than TFLM's planner ({check.tflm.head:,})")
+    return (f"memplan's planned arena {check.plan_arena:,} bytes, lower bound {check.lower_bound:,}; TFLM's arena "
+            f"head adds its kernels' scratch buffers\n"
+            f"arena head with memplan's plan: {check.memplan.head:,} bytes, {verdict}")
 
 
 @click.command("emit-c")
@@ -125,3 +139,4 @@ def emit_c_command(plan_json, output, prefix):
 
     check_outputs(output=output)
     write_atomic(output, c_header(read_plan(plan_json), prefix or default_prefix(output)))
+    wrote(output)

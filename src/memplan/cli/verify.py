@@ -15,7 +15,8 @@ from .common import VERIFY_FAILED, _stdout, make_plan, onnx_only, parse_input_sh
 @plan_options
 @click.option("--plan", "plan_path", default=None, metavar="PLAN.json", help="Verify this plan instead of planning.")
 @click.option("--random-weights/--model-weights", default=False, show_default=True,
-              help="Replace every float weight by seeded random values first (the zoo's are all 0.02).")
+              help="Replace every float weight by seeded random values first (the zoo's large weights are all "
+                   "0.02; verify says so when a model's weights are one value).")
 @click.option("--rtol", default=1e-4, show_default=True, type=float)
 @click.option("--atol", default=1e-5, show_default=True, type=float)
 @click.option("--corrupt", is_flag=True, help="Overlap two live buffers on purpose: the run must fail.")
@@ -50,7 +51,8 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
             result = read_plan(plan_path)
             findings = check_plan(graph, result)
             if findings:
-                raise PlanError(f"{plan_path}: the plan does not fit {model}: {findings[0]}")
+                made_for = f" (it was made for {result.model})" if result.model and result.model != model else ""
+                raise PlanError(f"{plan_path}: the plan does not fit {model}{made_for}: {findings[0]}")
         else:
             result = make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
         out = _stdout()
@@ -60,6 +62,12 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
                       f"{check_plan(graph, result)[0]}", markup=False)
         proof = prove(path, graph, result, seed=seed, rtol=rtol, atol=atol, inputs=inputs, label=model)
     out.print(_proof_table(model, result, proof, rtol, atol))
+    if not random_weights:
+        from ..verify.weight_note import note
+
+        line = note(graph)
+        if line:
+            out.print(line, highlight=False, markup=False)
     if not proof.ok:
         bad = proof.first_failure
         click.echo(f"memplan: verification FAILED: {model}: {bad.name} differs from onnxruntime "

@@ -12,8 +12,11 @@ with ``gcc -Wall -Wextra -Werror``. For a prefix ``MODEL_PLAN`` it holds:
 - ``memplan_tensor_t`` / ``memplan_weight_t`` / ``memplan_plan_t`` and the tables
   ``model_plan_tensors[]`` (name, offset, size, first and last step, inclusive),
   ``model_plan_weights[]``, ``model_plan_order[]`` (step -> op name) and ``model_plan``;
-- ``MODEL_PLAN_ARENA_DEFINE(name)``: an aligned ``uint8_t`` array of the arena's size
-  (GCC/Clang ``aligned`` attribute, as arm-none-eabi-gcc and clang accept).
+- ``MODEL_PLAN_ARENA_DEFINE(name)``: an aligned ``uint8_t`` array of the arena's size. The
+  alignment is ``MEMPLAN_ALIGNED(n)``: GCC/Clang's ``aligned`` attribute (arm-none-eabi-gcc,
+  armclang), MSVC's ``__declspec(align(n))``, Keil armcc 5's ``__align(n)``, else C11
+  ``_Alignas(n)`` (IAR EWARM in its default C mode); define it before the ``#include`` for
+  any other compiler.
 
 Example::
 
@@ -29,6 +32,27 @@ import re
 from ..planner import Plan
 
 GUARD_TYPES = "MEMPLAN_PLAN_TYPES_DEFINED"
+
+# Alignment is not portable C99: one macro, chosen per compiler, that the user may define first.
+ALIGNED_MACRO = (
+    "/* MEMPLAN_ALIGNED(n): how this compiler aligns a static array. GCC/Clang/armclang: the",
+    "   aligned attribute; MSVC: __declspec(align(n)); Keil armcc 5: __align(n); any other C11",
+    "   compiler (IAR EWARM in its default mode too): _Alignas(n). Define it before including",
+    "   this header for a compiler not listed, or to force one form. */",
+    "#ifndef MEMPLAN_ALIGNED",
+    "#if defined(__GNUC__) || defined(__clang__)",
+    "#define MEMPLAN_ALIGNED(n) __attribute__((aligned(n)))",
+    "#elif defined(_MSC_VER)",
+    "#define MEMPLAN_ALIGNED(n) __declspec(align(n))",
+    "#elif defined(__CC_ARM)",
+    "#define MEMPLAN_ALIGNED(n) __align(n)",
+    "#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L",
+    "#define MEMPLAN_ALIGNED(n) _Alignas(n)",
+    "#else",
+    "#error \"memplan: define MEMPLAN_ALIGNED(n) for this compiler before including the plan header\"",
+    "#endif",
+    "#endif",
+)
 
 
 def identifier(text: str) -> str:
@@ -88,9 +112,11 @@ def c_header(plan: Plan, prefix: str = "MODEL_PLAN") -> str:
         f"#define {macro}_NUM_TENSORS {len(tensors)}u",
         f"#define {macro}_NUM_WEIGHTS {len(plan.weights)}u",
         "",
+        *ALIGNED_MACRO,
+        "",
         f"/* An arena of the planned size and alignment, e.g. {macro}_ARENA_DEFINE(arena); */",
         f"#define {macro}_ARENA_DEFINE(name) \\",
-        f"    static uint8_t name[{macro}_ARENA_BYTES] __attribute__((aligned({plan.alignment})))",
+        f"    static MEMPLAN_ALIGNED({plan.alignment}) uint8_t name[{macro}_ARENA_BYTES]",
         "",
         "/* Activations: offset in the arena, size in bytes. */",
     ]

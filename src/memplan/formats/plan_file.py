@@ -11,7 +11,7 @@ file and the first thing wrong:
 - steps: ``0 <= first_step <= last_step < len(order)``;
 - placement: every buffer aligned and inside ``arena_bytes``; no two buffers live at a common
   step share a byte (the same sweep the allocators' validator uses, ``verify.check``); no
-  tensor in two buffers; every ``tensor_offsets`` entry inside its buffer;
+  tensor in two buffers; every ``offsets_in_buffer`` entry (``tensor_offsets`` in older files) inside its buffer;
 - weights: each inside the blob, aligned, no two overlapping, each name once.
 
 What needs the model (liveness recomputed from the graph, tensor sizes) is
@@ -26,7 +26,8 @@ from ..limits import MAX_VALUE, check_total
 from ..planner import Plan
 from .plan_json import FORMAT, plan_from_dict
 
-BUFFER_FIELDS = {"id", "offset", "size", "first_step", "last_step", "tensors", "tensor_offsets"}
+BUFFER_FIELDS = {"id", "offset", "size", "first_step", "last_step", "tensors"}
+OFFSET_KEYS = ("offsets_in_buffer", "tensor_offsets")  # the current name, then the old one
 
 
 def read_checked_plan(path: str) -> Plan:
@@ -111,7 +112,7 @@ def _check_structure(data: dict) -> None:
         where = f"buffers[{k}]"
         if not isinstance(b, dict):
             raise _Bad(f"{where}: expected an object")
-        missing = BUFFER_FIELDS - {"tensor_offsets"} - set(b)
+        missing = BUFFER_FIELDS - set(b)
         if missing:
             raise _Bad(f"{where}: field(s) {sorted(missing)} missing")
         ident = _int(b["id"], f"{where}: field 'id'")
@@ -124,13 +125,14 @@ def _check_structure(data: dict) -> None:
             raise _Bad(f"{where} (id {ident}): steps [{b['first_step']}, {b['last_step']}] are not inside "
                        f"the order's {len(order)} steps")
         names = [_str(n, f"{where} (id {ident}): tensors[{j}]") for j, n in enumerate(_list(b["tensors"], where))]
-        rel = b.get("tensor_offsets", {})
+        key = next((k for k in OFFSET_KEYS if k in b), OFFSET_KEYS[0])
+        rel = b.get(key, {})
         if not isinstance(rel, dict):
-            raise _Bad(f"{where} (id {ident}): field 'tensor_offsets': expected an object")
+            raise _Bad(f"{where} (id {ident}): field {key!r}: expected an object")
         for name, off in rel.items():
             if name not in names:
-                raise _Bad(f"{where} (id {ident}): tensor_offsets names {name!r}, not one of its tensors")
-            if _int(off, f"{where} (id {ident}): tensor_offsets[{name!r}]") >= max(b["size"], 1):
+                raise _Bad(f"{where} (id {ident}): {key} names {name!r}, not one of its tensors")
+            if _int(off, f"{where} (id {ident}): {key}[{name!r}]") >= max(b["size"], 1):
                 raise _Bad(f"{where} (id {ident}): tensor {name!r} at +{off} is outside the buffer's "
                            f"{b['size']} bytes")
     check_total((b["size"] for b in data["buffers"]), "field 'buffers'", error=_Bad)

@@ -1,9 +1,15 @@
 """The plan JSON contract (``format: memplan.plan/1``). Steps are inclusive.
 
-Besides the fields the contract lists, each buffer may carry ``tensor_offsets`` (byte offset
-of each tensor inside the buffer) when tensors share a buffer at different positions
-(concat built in place); readers that ignore it still see every tensor of the buffer. Reading a plan file, with every
-check the file alone allows, is `plan_file.read_plan`.
+Besides the fields the contract lists, each buffer may carry ``offsets_in_buffer`` (byte
+offset of each tensor inside the buffer) when tensors share a buffer at different positions
+(concat built in place); readers that ignore it still see every tensor of the buffer. Files
+written before it was renamed call it ``tensor_offsets``, and are read as well (the Python
+`Plan.tensor_offsets` is the absolute arena offset, hence the new name). Reading a plan file,
+with every check the file alone allows, is `plan_file.read_plan`.
+
+``naive_bytes`` is no reuse and no sharing (every activation tensor its own bytes);
+``sharing_only_bytes`` no reuse but tensors sharing storage as planned. An older file without
+``sharing_only_bytes`` meant the latter by ``naive_bytes``, and is read so.
 """
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         entry = {"id": b.id, "offset": b.offset, "size": b.size, "first_step": b.first_step,
                  "last_step": b.last_step, "tensors": list(b.names)}
         if any(rel for _, rel in b.tensors):
-            entry["tensor_offsets"] = {name: rel for name, rel in b.tensors}
+            entry["offsets_in_buffer"] = {name: rel for name, rel in b.tensors}
         buffers.append(entry)
     return {
         "format": FORMAT, "model": plan.model, "order": list(plan.order),
@@ -31,7 +37,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "status": plan.status,
         "alignment": plan.alignment, "io_in_arena": plan.io_in_arena,
         "arena_bytes": plan.arena_bytes, "lower_bound_bytes": plan.lower_bound_bytes,
-        "naive_bytes": plan.naive_bytes, "buffers": buffers,
+        "naive_bytes": plan.naive_bytes, "sharing_only_bytes": plan.sharing_only_bytes, "buffers": buffers,
         "weights": {"bytes": plan.weights_bytes,
                     "tensors": [{"name": w.name, "offset": w.offset, "size": w.size} for w in plan.weights]},
     }
@@ -44,7 +50,7 @@ def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
         buffers = tuple(
             PlacedBuffer(int(b["id"]), int(b["offset"]), int(b["size"]), int(b["first_step"]),
                          int(b["last_step"]),
-                         tuple((n, int(b.get("tensor_offsets", {}).get(n, 0))) for n in b["tensors"]))
+                         tuple((n, int(_offsets_in_buffer(b).get(n, 0))) for n in b["tensors"]))
             for b in data["buffers"])
         weights = tuple(WeightSlot(w["name"], int(w["offset"]), int(w["size"])) for w in data["weights"]["tensors"])
         return Plan(
@@ -54,9 +60,15 @@ def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
             buffers=buffers, weights_bytes=int(data["weights"]["bytes"]), weights=weights,
             order_method=data.get("order_method", "file"), status=data.get("status", "heuristic"),
             sharing=data.get("sharing", "none"),
+            sharing_only_bytes=int(data.get("sharing_only_bytes", data["naive_bytes"])),
             io_in_arena=bool(data.get("io_in_arena", True)))
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{source}: malformed plan JSON ({type(exc).__name__}: {exc})") from None
+
+
+def _offsets_in_buffer(buffer: dict) -> dict:
+    """The key's current name, or the one plan files had before (same meaning)."""
+    return buffer.get("offsets_in_buffer", buffer.get("tensor_offsets", {}))
 
 
 def plan_text(plan: Plan) -> str:

@@ -3,7 +3,7 @@
 CSV (MiniMalloc, ``google/minimalloc`` ``src/csv_io.cc``): a header ``id,lower,upper,size``
 with an optional ``alignment`` column, one buffer per line, live on ``[lower, upper)``.
 A solution is the same file with an ``offset`` column appended, which MiniMalloc reads
-back. JSON (``memplan.problem/1``, see DESIGN.md) says everything TVM's ``BufferInfo`` does:
+back. JSON (``memplan.problem/1``, documented in README.md) says everything TVM's ``BufferInfo`` does:
 explicit (optionally directed) conflict lists, alignment per buffer, pools with limits and
 candidate pools per buffer; its solution is ``memplan.solution/1``.
 

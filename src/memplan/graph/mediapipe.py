@@ -8,7 +8,7 @@ against its SHA-256. ``model_path(name)`` raises a one-line `ModelError` saying 
 fetch them when they are absent.
 
 Eleven of them run in TensorFlow Lite Micro once their float16 weights are folded
-(``tflm.fold_fp16_dequantize``); three use MediaPipe custom ops TFLM does not have.
+(``tflite_edit.fold_fp16_dequantize``); three use MediaPipe custom ops TFLM does not have.
 """
 from __future__ import annotations
 

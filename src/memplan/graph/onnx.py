@@ -19,7 +19,8 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import ModelError
-from .ir import DTYPE_BITS, Graph, Op, Tensor, tensor_kind, tensor_nbytes
+from .ir import Graph, Op, Tensor, tensor_kind, tensor_nbytes
+from .onnx_file import dtype_name, read_model, short_error
 from .fold import first_dynamic_error, has_control_flow, make_static, static_shapes
 
 RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
@@ -31,48 +32,8 @@ def load(path: str | os.PathLike, *, input_shapes: Mapping[str, tuple[int, ...]]
          name: str | None = None, input_values: Mapping[str, np.ndarray] | None = None) -> Graph:
     """Read an ONNX file into a `Graph` with static shapes. ``input_values`` pins inputs to
     values (they become constants: shape subgraphs and ``If`` conditions fold through them)."""
-    model = _read_model(str(path))
+    model = read_model(str(path))
     return from_model(model, input_shapes=input_shapes, source=name or str(path), input_values=input_values)
-
-
-def _read_model(path: str):
-    import onnx
-    from google.protobuf.message import DecodeError
-
-    if not os.path.exists(path):
-        raise ModelError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise ModelError(f"{path}: is a directory, not an ONNX file")
-    try:
-        model = onnx.load(path, load_external_data=False)
-    except (DecodeError, ValueError, RuntimeError, OSError, TypeError) as exc:
-        raise ModelError(f"{path}: not a readable ONNX model ({_short(exc)})") from None
-    _load_external_data(model, path)
-    if not model.graph.node and not model.graph.output:
-        raise ModelError(f"{path}: not an ONNX model (no graph found)")
-    return model
-
-
-def _load_external_data(model, path: str) -> None:
-    """Weights stored beside the model: a missing file is named, not left to onnx's checker."""
-    from onnx.external_data_helper import _get_all_tensors, load_external_data_for_model, uses_external_data
-
-    base = os.path.dirname(path)
-    for tensor in _get_all_tensors(model):
-        if uses_external_data(tensor):
-            location = next((e.value for e in tensor.external_data if e.key == "location"), "")
-            if not os.path.isfile(os.path.join(base, location)):
-                raise ModelError(f"{path}: external data file {location!r} of tensor {tensor.name!r} is missing "
-                                 f"(looked in {base or '.'})")
-    try:
-        load_external_data_for_model(model, base)
-    except Exception as exc:  # noqa: BLE001 - onnx raises checker and OS errors here
-        raise ModelError(f"{path}: cannot load the external data ({_short(exc)})") from None
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:160]
 
 
 def from_model(model, *, input_shapes=None, source: str = "<model>", input_values=None) -> Graph:
@@ -145,11 +106,17 @@ def _with_input_shapes(model, input_shapes, source):
     import onnx
 
     model = onnx.ModelProto.FromString(model.SerializeToString())
+    from .model_io import onnx_ports, ports_text
+
+    real = {p.name: p for p in onnx_ports(model)[0]}  # the inputs, not the weights
     by_name = {i.name: i for i in model.graph.input}
     for name, shape in input_shapes.items():
-        if name not in by_name:
-            known = ", ".join(i.name for i in model.graph.input) or "none"
-            raise ModelError(f"{source}: --input-shape names unknown input {name!r} (inputs: {known})")
+        if name not in real:
+            raise ModelError(f"{source}: --input-shape names unknown input {name!r} "
+                             f"(inputs: {ports_text(list(real.values()))})")
+        if real[name].dims is not None and len(real[name].dims) != len(shape):
+            raise ModelError(f"{source}: --input-shape {name}={','.join(map(str, shape))} gives {len(shape)} "
+                             f"dims; input {real[name]} has {len(real[name].dims)}")
         tt = by_name[name].type.tensor_type
         declared = len(tt.shape.dim) if tt.HasField("shape") else None
         if declared is not None and declared != len(shape):
@@ -178,7 +145,7 @@ def _infer_shapes(model, source):
     try:
         return onnx.shape_inference.infer_shapes(light, data_prop=True).graph
     except Exception as exc:  # onnx raises several unrelated types here
-        raise ModelError(f"{source}: ONNX shape inference failed: {_short(exc)}") from None
+        raise ModelError(f"{source}: ONNX shape inference failed: {short_error(exc)}") from None
 
 
 def _strip_weights(light) -> None:
@@ -215,7 +182,7 @@ def _value_infos(g, inferred) -> dict[str, tuple]:
         if t is None:
             infos[vi.name] = (None, None, None)
             continue
-        dtype = _dtype_name(t.elem_type) if t.elem_type else None
+        dtype = dtype_name(t.elem_type) if t.elem_type else None
         if not t.HasField("shape"):
             infos[vi.name] = (dtype, None, None)
             continue
@@ -223,31 +190,8 @@ def _value_infos(g, inferred) -> dict[str, tuple]:
         labels = [d.dim_param if d.HasField("dim_param") else "?" for d in t.shape.dim]
         infos[vi.name] = (dtype, dims, labels)
     for init in g.initializer:
-        infos[init.name] = (_dtype_name(init.data_type), list(init.dims), None)
+        infos[init.name] = (dtype_name(init.data_type), list(init.dims), None)
     return infos
-
-
-def _dtype_name(elem_type: int) -> str:
-    import onnx
-
-    try:
-        np_type = onnx.helper.tensor_dtype_to_np_dtype(elem_type)
-        name = np.dtype(np_type).name
-    except Exception:
-        name = ""
-    try:
-        enum = onnx.TensorProto.DataType.Name(elem_type).lower() if elem_type else "undefined"
-    except ValueError:  # a data type newer than the installed onnx, or garbage
-        enum = f"unknown data type {elem_type}"
-    special = {"bfloat16": "bfloat16", "int4": "int4", "uint4": "uint4", "string": "string",
-               "float8e4m3fn": "float8e4m3fn", "float8e4m3fnuz": "float8e4m3fnuz",
-               "float8e5m2": "float8e5m2", "float8e5m2fnuz": "float8e5m2fnuz",
-               "float4e2m1": "float4e2m1", "float8e8m0": "float8e8m0", "int2": "int2", "uint2": "uint2"}
-    if enum in special:
-        return special[enum]
-    if name in DTYPE_BITS:
-        return name
-    raise ModelError(f"unsupported tensor element type {enum}")
 
 
 def _ops(g, source) -> list[Op]:

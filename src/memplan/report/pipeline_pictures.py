@@ -89,8 +89,13 @@ def heatmap_figure(tl: Timeline, *, batches: int = 8, width: float | None = None
     ax.set_xticks(ticks - 0.5, [f"{t * width / scale:.3g}" for t in ticks], fontsize=7)
     ax.set_xlabel(f"time ({unit}); one column = {width / scale:.3g} {unit}")
     kinds = dict.fromkeys(l.kind for l in layers)
-    ax.legend(handles=[Patch(color=KIND_COLOURS.get(k, OTHER_COLOUR), label=k) for k in kinds],
-              loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7)
+    first = KIND_COLOURS.get(next(iter(kinds)), OTHER_COLOUR) if kinds else OTHER_COLOUR
+    ax.legend(handles=[Patch(color=KIND_COLOURS.get(k, OTHER_COLOUR), label=f"{k} layer") for k in kinds]
+              + [Patch(facecolor=first, label="busy the whole column"),
+                 Patch(facecolor=first, alpha=0.35, label="busy part of the column"),
+                 Patch(facecolor="white", edgecolor="black", linewidth=0.5, label="idle")],
+              loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9, title="row colour: layer kind\n"
+              "number: batch in the layer", title_fontsize=9, alignment="left")
     ax.set_title(title or f"{tl.pipe.name}: wavefront through {len(layers)} layers until batch {shown - 1} "
                           f"leaves (cell = batch id)", fontsize=10)
     return fig
@@ -123,8 +128,13 @@ def gantt_figure(tl: Timeline, *, batches: int = 4, title: str | None = None):
     ax.set_yticks(range(len(layers)), [f"{l.name} ({l.kind})" for l in layers], fontsize=max(4, min(8, 600 / len(layers))))
     ax.set_xlabel(f"time ({unit}); per row: in (top), compute (middle), out (bottom)")
     ax.grid(axis="x", linewidth=0.3)
-    ax.legend(handles=[Patch(color=cmap(b % 10), label=f"batch {b}") for b in range(shown)], fontsize=7,
-              loc="upper left", bbox_to_anchor=(1.01, 1))
+    grey = (0.3, 0.3, 0.3)
+    ax.legend(handles=[Patch(color=cmap(b % 10), label=f"batch {b}") for b in range(shown)]
+              + [Patch(facecolor=(*grey, 0.5), label="in: top third, pale"),
+                 Patch(facecolor=(*grey, 1.0), label="compute: middle, full"),
+                 Patch(facecolor=(*grey, 0.75), label="out: bottom third")],
+              fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1), title="colour: batch\nrow: one layer",
+              title_fontsize=9, alignment="left")
     ax.set_title(title or f"{tl.pipe.name}: in / compute / out of the first {shown} batches", fontsize=10)
     return fig
 

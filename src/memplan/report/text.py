@@ -34,7 +34,8 @@ def summary_rows(plan: Plan, graph: Graph, budget: int | None = None) -> list[tu
           if graph.shape_constant_bytes else []),
         ("arena", _bytes(plan.arena_bytes)),
         ("lower bound (LB)", _bytes(plan.lower_bound_bytes)),
-        ("naive (no reuse)", _bytes(plan.naive_bytes)),
+        ("naive (no reuse, no sharing)", _bytes(plan.naive_bytes)),
+        ("sharing only (no reuse)", _bytes(plan.sharing_only_bytes)),
         ("arena / LB", f"{ratio:.4f}"),
         ("naive / arena", f"{plan.naive_bytes / plan.arena_bytes:.2f}x" if plan.arena_bytes else "-"),
         ("peak step", f"{peak}: {plan.order[peak] if plan.order else '-'}"),
@@ -95,5 +96,17 @@ def step_picture(plan: Plan, *, width: int = 64) -> str:
             lo, hi = int(b.offset / scale), max(int((b.offset + b.size) / scale), int(b.offset / scale) + 1)
             for c in range(lo, min(hi, width)):
                 row[c] = letters[b.id % len(letters)]
-        lines.append(f"{step:4d} {''.join(row)} {format_size(live)}")
-    return "\n".join(lines)
+        lines.append(f"{step:4d} {''.join(row)} {format_size(live)}  {plan.order[step]}")
+    return "\n".join(_step_legend(plan, scale, letters) + lines)
+
+
+def _step_legend(plan: Plan, scale: float, letters: str) -> list[str]:
+    """What the columns and letters of `step_picture` mean, and who is live at the peak."""
+    peak = plan.peak_step
+    head = ["step picture: one row per step (step, arena, bytes live, op that runs);",
+            f"one column = {format_size(int(scale))} of the {format_size(plan.arena_bytes)} arena, address 0 at the left;",
+            f"a letter = a buffer (its id mod {len(letters)}), '.' = free. Live at the peak step {peak}:"]
+    for b in sorted(plan.live_at(peak), key=lambda b: b.offset):
+        head.append(f"  {letters[b.id % len(letters)]} = buffer {b.id}: {b.names[0]}, {format_size(b.size)} "
+                    f"at offset {b.offset:,}")
+    return head
