@@ -367,3 +367,13 @@ def test_input_value_reaches_verify(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     r = run("verify", path)
     assert r.returncode == 2 and "--input-value" in r.stderr and path in r.stderr, r.stderr
+
+
+def test_output_declared_with_minus_one_takes_the_inferred_shape(tmp_path):
+    # Paddle exports declare dynamic dims as -1, outputs included (PP-OCR's classifier)
+    nodes = [helper.make_node("Softmax", ["x"], ["y"], name="softmax", axis=-1)]
+    m = model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [-1, 2])],
+              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [-1, 2])], [], opset=13)
+    path = save(m, tmp_path / "paddle.onnx")
+    r = run("verify", path, "--input-shape", "x=3,2")
+    assert r.returncode == 0, r.stdout + r.stderr
