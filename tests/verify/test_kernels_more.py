@@ -99,6 +99,8 @@ case("EyeLike", [rand(3, 3)], {"k": 1, "dtype": 7}, opset=9)
 # indexing
 case("GatherElements", [rand(3, 4), ints(3, 2, lo=-4, hi=4)], {"axis": 1})
 case("GatherElements", [rand(3, 4, 2), ints(2, 4, 2, lo=-3, hi=3)], {"axis": 0})
+case("GatherElements", [rand(3, 5), ints(2, 3, lo=0, hi=5)], {"axis": 1})
+case("GatherElements", [rand(4, 6, 3), ints(2, 2, 2, lo=0, hi=4)], {"axis": 0})
 case("GatherND", [rand(3, 4, 5), ints(2, 2, lo=0, hi=3)])
 case("GatherND", [rand(3, 4, 5), ints(6, 3, lo=-3, hi=3)])
 case("GatherND", [rand(3, 4, 5), ints(2, 1, lo=0, hi=3)])
