@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from ort_single import ort_run
 
-from memplan.verify.ops import KernelError, run_op
 from memplan.verify.kernels_more import KERNELS
+from memplan.verify.ops import KernelError, run_op
 
 RNG = np.random.default_rng(99)
 CASES: list = []
@@ -99,6 +99,8 @@ case("EyeLike", [rand(3, 3)], {"k": 1, "dtype": 7}, opset=9)
 # indexing
 case("GatherElements", [rand(3, 4), ints(3, 2, lo=-4, hi=4)], {"axis": 1})
 case("GatherElements", [rand(3, 4, 2), ints(2, 4, 2, lo=-3, hi=3)], {"axis": 0})
+case("GatherElements", [rand(3, 5), ints(2, 3, lo=0, hi=5)], {"axis": 1})
+case("GatherElements", [rand(4, 6, 3), ints(2, 2, 2, lo=0, hi=4)], {"axis": 0})
 case("GatherND", [rand(3, 4, 5), ints(2, 2, lo=0, hi=3)])
 case("GatherND", [rand(3, 4, 5), ints(6, 3, lo=-3, hi=3)])
 case("GatherND", [rand(3, 4, 5), ints(2, 1, lo=0, hi=3)])
@@ -148,13 +150,15 @@ case("MatMulInteger", [ints(3, 4, lo=0, hi=255, dtype=np.uint8), ints(4, 5, lo=0
                        np.array(128, np.uint8), np.array(120, np.uint8)], opset=10)
 case("MatMulInteger", [ints(2, 3, 4, lo=-128, hi=127, dtype=np.int8), ints(4, 5, lo=-128, hi=127, dtype=np.int8)],
      opset=10)
-case("MatMulInteger", [ints(3, 4, lo=0, hi=255, dtype=np.uint8), ints(4, 5, lo=-128, hi=127, dtype=np.int8),
+# u8 x s8: weights kept to 7 bits, as quantizers do, since onnxruntime's AVX2 kernel saturates
+# pairs of u8*s8 products in int16 (an artefact of the CPU, not of the op)
+case("MatMulInteger", [ints(3, 4, lo=0, hi=255, dtype=np.uint8), ints(4, 5, lo=-64, hi=63, dtype=np.int8),
                        np.array(3, np.uint8), ints(5, lo=-5, hi=5, dtype=np.int8)], opset=10)
 case("ConvInteger", [ints(1, 3, 6, 6, lo=0, hi=255, dtype=np.uint8), ints(4, 3, 3, 3, lo=0, hi=255, dtype=np.uint8),
                      np.array(120, np.uint8), np.array(130, np.uint8)], {"pads": [1, 1, 1, 1]}, opset=10)
 case("ConvInteger", [ints(1, 4, 7, 7, lo=0, hi=255, dtype=np.uint8), ints(4, 2, 3, 3, lo=0, hi=255, dtype=np.uint8),
                      np.array(3, np.uint8)], {"group": 2, "strides": [2, 2]}, opset=10)
-case("ConvInteger", [ints(1, 2, 5, 5, lo=0, hi=255, dtype=np.uint8), ints(3, 2, 2, 2, lo=-128, hi=127, dtype=np.int8)],
+case("ConvInteger", [ints(1, 2, 5, 5, lo=0, hi=255, dtype=np.uint8), ints(3, 2, 2, 2, lo=-64, hi=63, dtype=np.int8)],
      {"auto_pad": "SAME_UPPER"}, opset=10)
 case("LpPool", [rand(2, 3, 7, 6)], {"kernel_shape": [3, 3]}, opset=18)
 case("LpPool", [rand(2, 3, 7, 6)], {"kernel_shape": [2, 3], "p": 1, "strides": [2, 2], "pads": [1, 1, 0, 0]}, opset=18)

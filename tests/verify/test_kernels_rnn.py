@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from ort_single import ort_run
 
-from memplan.verify.ops import run_op
 from memplan.verify.kernels_rnn import KERNELS
+from memplan.verify.ops import run_op
 
 RNG = np.random.default_rng(7)
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}

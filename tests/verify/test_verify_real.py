@@ -335,3 +335,45 @@ def test_inputs_fix_dynamic_shapes(tmp_path):
     r = run("verify", path, "--inputs", str(tmp_path / "x.npz"), "--input-shape", "x=2,3")
     assert r.returncode == 2 and "input 'x' has shape (5, 3)" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def sample_rate_model():
+    """y = Relu(x) * 2 if sr == 16000 else Neg(x): an If on an input value, as VAD models do."""
+    x_t = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    then_g = helper.make_graph([helper.make_node("Relu", ["x"], ["r"], name="relu"),
+                                helper.make_node("Mul", ["r", "two"], ["t_out"], name="double")], "then", [],
+                               [helper.make_tensor_value_info("t_out", TensorProto.FLOAT, [2, 3])])
+    else_g = helper.make_graph([helper.make_node("Neg", ["x"], ["e_out"], name="neg")], "else", [],
+                               [helper.make_tensor_value_info("e_out", TensorProto.FLOAT, [2, 3])])
+    nodes = [helper.make_node("Equal", ["sr", "rate16k"], ["is16k"], name="eq"),
+             helper.make_node("If", ["is16k"], ["y"], name="branch", then_branch=then_g, else_branch=else_g)]
+    inits = [init("rate16k", np.array(16000, np.int64)), init("two", np.array(2.0, np.float32))]
+    return model(nodes, [x_t, helper.make_tensor_value_info("sr", TensorProto.INT64, [])],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])], inits, opset=13)
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_inputs_choose_the_branch(tmp_path, rate):
+    path = save(sample_rate_model(), tmp_path / "vad.onnx")
+    np.savez(tmp_path / "in.npz", sr=np.array(rate, np.int64), x=RNG.standard_normal((2, 3)).astype(np.float32))
+    r = run("verify", path, "--inputs", str(tmp_path / "in.npz"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stderr == ""
+
+
+def test_input_value_reaches_verify(tmp_path):
+    path = save(sample_rate_model(), tmp_path / "vad.onnx")
+    r = run("verify", path, "--input-value", "sr=16000", "--random-weights")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run("verify", path)
+    assert r.returncode == 2 and "--input-value" in r.stderr and path in r.stderr, r.stderr
+
+
+def test_output_declared_with_minus_one_takes_the_inferred_shape(tmp_path):
+    # Paddle exports declare dynamic dims as -1, outputs included (PP-OCR's classifier)
+    nodes = [helper.make_node("Softmax", ["x"], ["y"], name="softmax", axis=-1)]
+    m = model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [-1, 2])],
+              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [-1, 2])], [], opset=13)
+    path = save(m, tmp_path / "paddle.onnx")
+    r = run("verify", path, "--input-shape", "x=3,2")
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -7,7 +7,16 @@ import sys
 import click
 
 from ..errors import PlanError
-from .common import VERIFY_FAILED, _stdout, make_plan, onnx_only, parse_input_shapes, plan_options, user_errors
+from .common import (
+    VERIFY_FAILED,
+    _stdout,
+    make_plan,
+    onnx_only,
+    parse_input_shapes,
+    parse_input_values,
+    plan_options,
+    user_errors,
+)
 
 
 @click.command("verify")
@@ -31,20 +40,24 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
     from ..graph.onnx import load
     from ..verify.executor import corrupt as corrupt_plan
     from ..verify.check import check_plan
-    from ..verify.inputs import dynamic_input_shapes, load_inputs
+    from ..verify.inputs import dynamic_input_shapes, input_feeds, load_inputs, pinned_values
     from ..verify.prove import prove
     from ..verify.reference import randomize_weights
     from ..graph.zoo import resolve
 
     onnx_only(model, "verify", "'memplan verify-tflm'")
     path, _ = resolve(model)
+    values = parse_input_values(click.get_current_context().meta.get("memplan.input_values", ()))
     with tempfile.TemporaryDirectory() as tmp:
         if random_weights:
             path = randomize_weights(path, os.path.join(tmp, "random.onnx"), seed, label=model)
-        if inputs_path:  # real arrays fix the shapes of dynamic inputs
+        if inputs_path:  # real arrays fix the shapes of dynamic inputs and the branches taken
             input_shapes = tuple(input_shapes) + dynamic_input_shapes(inputs_path, path, tuple(input_shapes))
-        graph = load(path, input_shapes=parse_input_shapes(input_shapes), name=model)  # messages name MODEL
-        inputs = load_inputs(inputs_path, graph, model) if inputs_path else None
+            values = {**pinned_values(inputs_path, path, values), **values}
+        graph = load(path, input_shapes=parse_input_shapes(input_shapes), name=model,  # messages name MODEL
+                     input_values=values)
+        inputs = load_inputs(inputs_path, graph, model, pinned=set(values)) if inputs_path else {}
+        inputs.update(input_feeds(path, values, model))  # pinned inputs: constants here, inputs to onnxruntime
         if plan_path:
             from ..formats.plan_file import read_plan
 

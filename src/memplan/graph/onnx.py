@@ -127,8 +127,9 @@ def _with_input_shapes(model, input_shapes, source):
             tt.shape.dim.add().dim_value = int(d)
     for vi in list(model.graph.value_info):  # stale shapes would contradict the new ones
         model.graph.value_info.remove(vi)
-    for out in model.graph.output:  # a symbolic output dim ('seqlen') would shadow the inferred one
-        if any(d.HasField("dim_param") for d in out.type.tensor_type.shape.dim):
+    for out in model.graph.output:  # a symbolic output dim ('seqlen'), or Paddle's -1, would shadow the inferred one
+        if any(d.HasField("dim_param") or (d.HasField("dim_value") and d.dim_value <= 0)
+               for d in out.type.tensor_type.shape.dim):
             out.type.tensor_type.ClearField("shape")
     return model
 

@@ -15,13 +15,16 @@ import numpy as np
 from ..errors import InputError
 
 
-def load_inputs(npz_path: str, graph, label: str) -> dict[str, np.ndarray]:
+def load_inputs(npz_path: str, graph, label: str, *, pinned=frozenset()) -> dict[str, np.ndarray]:
     """The arrays of ``npz_path`` checked against ``graph``'s inputs (``label``: the model
-    as the user named it)."""
+    as the user named it). ``pinned``: inputs folded into the plan as constants (see
+    ``pinned_values``); their arrays are left to ``input_feeds``."""
     arrays = _read(npz_path)
     known = ", ".join(graph.inputs) or "none"
     inputs = {}
     for name, value in arrays.items():
+        if name in pinned:
+            continue
         if name not in graph.inputs:
             raise InputError(f"{npz_path}: {name!r} is not an input of {label} (inputs: {known})")
         t = graph.tensors[name]
@@ -59,6 +62,48 @@ def dynamic_input_shapes(npz_path: str, model_path: str, given: tuple[str, ...] 
         if dynamic and value.ndim == len(dims) and value.ndim > 0:
             specs.append(f"{vi.name}={','.join(str(d) for d in value.shape)}")
     return tuple(specs)
+
+
+def control_inputs(model_path: str) -> set[str]:
+    """Graph inputs that an ``If`` condition or a ``Loop``'s trip count or condition is
+    computed from (a sample rate choosing a branch)."""
+    import onnx
+
+    from ..graph.fold import depends_on_inputs
+
+    try:
+        g = onnx.load(model_path, load_external_data=False).graph
+    except Exception:  # noqa: BLE001  (an unreadable model: the importer says why, in one line)
+        return set()
+    deciding = []
+    for node in g.node:
+        if node.op_type == "If":
+            deciding.append(node.input[0])
+        elif node.op_type == "Loop":
+            deciding += [t for t in node.input[:2] if t]
+    return set(depends_on_inputs(g, deciding)) if deciding else set()
+
+
+def pinned_values(npz_path: str, model_path: str, given) -> dict[str, np.ndarray]:
+    """The file's arrays for inputs that decide control flow and that ``--input-value`` does
+    not pin already: the plan takes the branch the user's real input takes."""
+    arrays = _read(npz_path)
+    return {name: arrays[name] for name in sorted(control_inputs(model_path))
+            if name in arrays and name not in given}
+
+
+def input_feeds(model_path: str, values, label: str) -> dict[str, np.ndarray]:
+    """Pinned input values typed and shaped as the model declares the inputs: the plan holds
+    them as constants, onnxruntime still reads them as inputs."""
+    import onnx
+
+    from ..graph.fold import _as_input_array  # the importer's own conversion, so both agree
+
+    if not values:
+        return {}
+    declared = {i.name: i for i in onnx.load(model_path, load_external_data=False).graph.input}
+    return {name: _as_input_array(name, np.asarray(value), declared[name].type.tensor_type, label)
+            for name, value in values.items() if name in declared}
 
 
 def _read(npz_path: str) -> dict[str, np.ndarray]:

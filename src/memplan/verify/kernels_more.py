@@ -151,6 +151,8 @@ def _fix_index(idx, dim):
 def _gather_elements(a, x, y, opset):
     v, idx = x[0], x[1]
     axis = _axis(int(a.get("axis", 0)), v.ndim)
+    # Off the axis, indices may be shorter than the data: the output has the indices' shape.
+    v = v[tuple(slice(None) if i == axis else slice(0, n) for i, n in enumerate(idx.shape))]
     return np.take_along_axis(v, _fix_index(idx, v.shape[axis]), axis=axis)
 
 

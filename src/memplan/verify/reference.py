@@ -36,14 +36,16 @@ def make_inputs(graph, seed: int = 0) -> dict[str, np.ndarray]:
 
 def _expose(model_path: str, tensors) -> bytes:
     """The model, serialised, with ``tensors`` (memplan Tensors: name, dtype, shape) added as
-    graph outputs."""
+    graph outputs — those its top-level graph computes: a tensor of an inlined ``If`` branch
+    exists only inside the branch in the original file, so onnxruntime cannot return it."""
     import onnx
 
     model = onnx.load(model_path)
     present = {o.name for o in model.graph.output}
+    computed = {t for n in model.graph.node for t in n.output if t}
     model.graph.output.extend(
         onnx.helper.make_tensor_value_info(t.name, onnx.helper.np_dtype_to_tensor_dtype(np.dtype(t.dtype)), list(t.shape))
-        for t in tensors if t.name not in present)
+        for t in tensors if t.name not in present and t.name in computed)
     return model.SerializeToString()
 
 
