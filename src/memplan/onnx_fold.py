@@ -166,7 +166,7 @@ def static_shapes(inferred) -> dict[str, tuple[int, ...] | None]:
         if t is None or not t.HasField("shape"):
             out[vi.name] = None
             continue
-        dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+        dims = [d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else None for d in t.shape.dim]
         out[vi.name] = None if any(d is None for d in dims) else tuple(dims)
     for init in inferred.initializer:
         out[init.name] = tuple(init.dims)

@@ -136,8 +136,8 @@ def _with_input_shapes(model, input_shapes, source):
             tt.shape.dim.add().dim_value = int(d)
     for vi in list(model.graph.value_info):  # stale shapes would contradict the new ones
         model.graph.value_info.remove(vi)
-    for out in model.graph.output:  # a symbolic output dim ('seqlen') would shadow the inferred one
-        if any(d.HasField("dim_param") for d in out.type.tensor_type.shape.dim):
+    for out in model.graph.output:  # a symbolic ('seqlen') or -1 output dim would shadow the inferred one
+        if any(d.HasField("dim_param") or d.dim_value < 0 for d in out.type.tensor_type.shape.dim):
             out.type.tensor_type.ClearField("shape")
     return model
 
@@ -195,7 +195,7 @@ def _value_infos(g, inferred) -> dict[str, tuple]:
         if not t.HasField("shape"):
             infos[vi.name] = (dtype, None, None)
             continue
-        dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+        dims = [d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else None for d in t.shape.dim]
         labels = [d.dim_param if d.HasField("dim_param") else "?" for d in t.shape.dim]
         infos[vi.name] = (dtype, dims, labels)
     for init in g.initializer:
