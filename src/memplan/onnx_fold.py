@@ -31,7 +31,7 @@ output ``[1,T,4,16]``; round 3 finds nothing new.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
