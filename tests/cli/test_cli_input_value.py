@@ -12,7 +12,7 @@ MEMPLAN = [sys.executable, "-m", "memplan.cli"]
 
 
 def run(*args):
-    return subprocess.run(MEMPLAN + list(args), capture_output=True, text=True, timeout=300,
+    return subprocess.run(MEMPLAN + list(args), capture_output=True, text=True, timeout=300, check=False,
                           env=dict(os.environ, COLUMNS="200"))
 
 

@@ -161,3 +161,14 @@ def test_nothing_to_fold_returns_the_model_unchanged():
 
     model = onnx.load(zoo_path("squeezenet"))
     assert static_model(model) is model
+
+
+@pytest.mark.parametrize("declared", [[-1, 4], ["seqlen", 4]])
+def test_declared_output_dims_do_not_shadow_inferred_ones(tmp_path, declared):
+    """Paddle writes -1 as an output dim, torch exports a symbolic 'seqlen': after
+    --input-shape the inferred shape wins (a -1 used to reach the planner as a size)."""
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, declared)
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])], [out])
+    path = save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), tmp_path / "o.onnx")
+    assert load(path, input_shapes={"x": (3, 4)}).tensors["y"].shape == (3, 4)

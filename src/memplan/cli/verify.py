@@ -7,16 +7,8 @@ import sys
 import click
 
 from ..errors import PlanError
-from .common import (
-    VERIFY_FAILED,
-    _stdout,
-    make_plan,
-    onnx_only,
-    parse_input_shapes,
-    parse_input_values,
-    plan_options,
-    user_errors,
-)
+from .common import (VERIFY_FAILED, _stdout, make_plan, onnx_only, parse_input_shapes, parse_input_values,
+                     plan_options, user_errors)
 
 
 @click.command("verify")

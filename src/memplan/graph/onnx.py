@@ -187,7 +187,7 @@ def _value_infos(g, inferred) -> dict[str, tuple]:
         if not t.HasField("shape"):
             infos[vi.name] = (dtype, None, None)
             continue
-        dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+        dims = [d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else None for d in t.shape.dim]
         labels = [d.dim_param if d.HasField("dim_param") else "?" for d in t.shape.dim]
         infos[vi.name] = (dtype, dims, labels)
     for init in g.initializer:

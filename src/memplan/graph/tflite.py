@@ -43,7 +43,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .ir import Graph, Op, Tensor, tensor_kind
-from .tflite_schema import MAGIC, _enum_names, _text, opcode_name, parse_model, read_model, schema, tensor_names  # noqa: F401
+from .tflite_schema import (MAGIC, _enum_names, _text, opcode_name, parse_model, read_model, schema, tensor_names)  # noqa: F401
 
 # TensorType enum name -> memplan dtype name (ir.DTYPE_BITS).
 DTYPES = {

@@ -97,7 +97,7 @@ def input_feeds(model_path: str, values, label: str) -> dict[str, np.ndarray]:
     them as constants, onnxruntime still reads them as inputs."""
     import onnx
 
-    from ..graph.fold import _as_input_array  # the importer's own conversion, so both agree
+    from ..graph.fold import _as_input_array
 
     if not values:
         return {}
