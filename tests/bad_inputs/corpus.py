@@ -321,3 +321,22 @@ def input_shape_wrong_rank():
 
 
 CASES.append(input_shape_wrong_rank)
+
+
+def calibration_not_npz():
+    _chain()
+    with open("bad.npz", "wb") as f:
+        f.write(b"PK\x03\x04garbage")
+    return (["quantize", "m.onnx", "-o", "q.onnx", "--calibration", "bad.npz"], 2,
+            E + "bad.npz: cannot read calibration data (File is not a zip file); give an .npz with one array per "
+                "input, samples first")
+
+
+def weight_reads_nan():
+    _chain()
+    return (["pipeline", "m.onnx", "--weight-reads", "nan"], 2,
+            E + "memplan pipeline: Invalid value for '--weight-reads': 'nan': give a finite number >= 0 "
+                "(see 'memplan pipeline --help')")
+
+
+CASES += [calibration_not_npz, weight_reads_nan]
