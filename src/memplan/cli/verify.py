@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..errors import PlanError
-from .common import VERIFY_FAILED, _stdout, load_model, make_plan, onnx_only, plan_options, user_errors
+from .common import NON_NEGATIVE, VERIFY_FAILED, _stdout, load_model, make_plan, onnx_only, plan_options, user_errors
 
 
 @click.command("verify")
@@ -16,8 +16,8 @@ from .common import VERIFY_FAILED, _stdout, load_model, make_plan, onnx_only, pl
 @click.option("--plan", "plan_path", default=None, metavar="PLAN.json", help="Verify this plan instead of planning.")
 @click.option("--random-weights/--model-weights", default=False, show_default=True,
               help="Replace every float weight by seeded random values first (the zoo's are all 0.02).")
-@click.option("--rtol", default=1e-4, show_default=True, type=float)
-@click.option("--atol", default=1e-5, show_default=True, type=float)
+@click.option("--rtol", default=1e-4, show_default=True, type=NON_NEGATIVE)
+@click.option("--atol", default=1e-5, show_default=True, type=NON_NEGATIVE)
 @click.option("--corrupt", is_flag=True, help="Overlap two live buffers on purpose: the run must fail.")
 @user_errors
 def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
