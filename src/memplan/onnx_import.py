@@ -81,7 +81,10 @@ def from_model(model, *, input_shapes=None, source: str = "<model>") -> Graph:
     g = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     initializers = {t.name: t for t in g.initializer}
-    infos = _value_infos(g, inferred)
+    try:
+        infos = _value_infos(g, inferred)
+    except ModelError as exc:
+        raise ModelError(f"{source}: {exc}") from None
     ops = _ops(g, source)
     _check_single_producer(g, source)
     weight_names, const_ops, runtime_ops = _split_constants(ops, set(initializers), infos)
@@ -197,7 +200,10 @@ def _dtype_name(elem_type: int) -> str:
         name = np.dtype(np_type).name
     except Exception:
         name = ""
-    enum = onnx.TensorProto.DataType.Name(elem_type).lower() if elem_type else "undefined"
+    try:
+        enum = onnx.TensorProto.DataType.Name(elem_type).lower() if elem_type else "undefined"
+    except ValueError:  # a number no ONNX version defines (a damaged file)
+        raise ModelError(f"unknown tensor element type {elem_type}") from None
     special = {"bfloat16": "bfloat16", "int4": "int4", "uint4": "uint4", "string": "string",
                "float8e4m3fn": "float8e4m3fn", "float8e4m3fnuz": "float8e4m3fnuz",
                "float8e5m2": "float8e5m2", "float8e5m2fnuz": "float8e5m2fnuz",
