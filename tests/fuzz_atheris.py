@@ -90,10 +90,10 @@ def main() -> None:
     if target is None:
         sys.exit(f"usage: fuzz_atheris.py {{{'|'.join(TARGETS)}}} [libFuzzer options] [corpus dir]")
     with atheris.instrument_imports(include=["memplan"]):
-        import memplan.onnx_import  # noqa: F401
-        import memplan.problem_io  # noqa: F401
-        import memplan.report.plan_file  # noqa: F401
-        import memplan.report.plan_json  # noqa: F401
+        import memplan.onnx_import
+        import memplan.problem_io
+        import memplan.report.plan_file
+        import memplan.report.plan_json
         import memplan.tflite_import  # noqa: F401
     work = tempfile.mkdtemp(prefix="memplan-fuzz-")
 
