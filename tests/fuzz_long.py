@@ -20,9 +20,9 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import fuzz_surfaces as fz  # noqa: E402
-import test_fuzz as tf  # noqa: E402
-from hypothesis import seed as with_seed  # noqa: E402
+import fuzz_surfaces as fz
+import test_fuzz as tf
+from hypothesis import seed as with_seed
 
 BATCH = 50
 

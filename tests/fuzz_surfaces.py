@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 import os
 import tempfile
-
-from hypothesis import HealthCheck, assume, settings
-from hypothesis import strategies as st
+from collections import Counter
 
 from cli_inprocess import assert_one_line_error, run_cli
+from hypothesis import HealthCheck, assume, settings
+from hypothesis import strategies as st
 
 RUNS: Counter = Counter()  # examples run per surface (tests/fuzz_long.py reports them)
 FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), database=None)
@@ -41,8 +40,8 @@ ERROR_OR_FIT = (0, 3)
 def onnx_graphs(draw):
     """A random DAG: each node reads earlier tensors (fan-out happens by reading one twice),
     shapes stay consistent per op; some tensors become extra graph outputs."""
-    from onnx import TensorProto, helper, numpy_helper
     import numpy as np
+    from onnx import helper, numpy_helper
 
     dtype = draw(st.sampled_from(sorted(DTYPES)))
     elem = DTYPES[dtype]
@@ -186,10 +185,15 @@ def check_problem(doc: dict, algorithm: str, capacity: str | None) -> None:
             return
         assert "Traceback" not in err and len(err.strip().splitlines()) <= 1, err
         if os.path.exists(out):
-            problem = problem_from_json(open(path).read(), path, capacity=_capacity(capacity))
-            solution = solution_from_json(open(out).read(), problem, out)
+            problem = problem_from_json(_read(path), path, capacity=_capacity(capacity))
+            solution = solution_from_json(_read(out), problem, out)
             kinds = {f.kind for f in check_solution(problem, solution)}
             assert kinds == set() if code == 0 else kinds <= {"capacity"}, check_solution(problem, solution)
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
 
 
 def _capacity(text):
@@ -308,7 +312,7 @@ def check_plan_file(doc, model_path: str) -> None:
             assert not os.path.exists(out)
             return
         assert independent_plan_check(doc) == []
-        assert "#define" in open(out).read()
+        assert "#define" in _read(out)
 
 
 def check_reader_bytes(data: bytes, suffix: str) -> None:
@@ -328,4 +332,4 @@ def check_reader_bytes(data: bytes, suffix: str) -> None:
             assert "\n" not in str(exc)
 
 
-__all__ = ["FUZZ", "assume", "onnx_graphs", "problems", "device_texts", "plan_edits"]
+__all__ = ["FUZZ", "assume", "device_texts", "onnx_graphs", "plan_edits", "problems"]

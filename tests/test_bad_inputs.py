@@ -3,7 +3,6 @@ and nothing written except what the case itself made (tests/bad_inputs/corpus.py
 import os
 
 import pytest
-
 from bad_inputs.corpus import CASES
 from cli_inprocess import assert_one_line_error, run_cli
 

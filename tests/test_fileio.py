@@ -52,7 +52,11 @@ def test_fifo_is_written_through(tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     got = []
-    reader = threading.Thread(target=lambda: got.append(open(fifo).read()))
+    def read():
+        with open(fifo) as f:
+            got.append(f.read())
+
+    reader = threading.Thread(target=read)
     reader.start()
     write_atomic(str(fifo), "through the pipe")
     reader.join(10)

@@ -3,11 +3,10 @@ test run, a long one under ``-m slow`` (``make test-all``); ``tests/fuzz_long.py
 for a given time and counts. ``MEMPLAN_FUZZ_SCALE`` multiplies every example count."""
 import os
 
+import fuzz_surfaces as fz
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import fuzz_surfaces as fz
 
 SCALE = float(os.environ.get("MEMPLAN_FUZZ_SCALE", "1"))
 

@@ -3,7 +3,6 @@ each must now give a one-line memplan error or be read fine."""
 import os
 
 import pytest
-
 from fuzz_atheris import TARGETS, one_input
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_crashes")

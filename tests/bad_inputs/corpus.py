@@ -317,7 +317,26 @@ CASES.append(onnx_name_not_utf8)
 def input_shape_wrong_rank():
     _chain()
     return (["plan", "m.onnx", "--input-shape", "x=1,4"], 2,
-            E + "m.onnx: --input-shape x=1,4 has 2 dimensions, but input 'x' has 4")
+            E + "m.onnx: --input-shape x=1,4 gives 2 dims; input x [1,4,8,8] float32 has 4")
 
 
 CASES.append(input_shape_wrong_rank)
+
+
+def calibration_not_npz():
+    _chain()
+    with open("bad.npz", "wb") as f:
+        f.write(b"PK\x03\x04garbage")
+    return (["quantize", "m.onnx", "-o", "q.onnx", "--calibration", "bad.npz"], 2,
+            E + "bad.npz: cannot read calibration data (File is not a zip file); give an .npz with one array per "
+                "input, samples first")
+
+
+def weight_reads_nan():
+    _chain()
+    return (["pipeline", "m.onnx", "--weight-reads", "nan"], 2,
+            E + "memplan pipeline: Invalid value for '--weight-reads': 'nan': give a finite number >= 0 "
+                "(see 'memplan pipeline --help')")
+
+
+CASES += [calibration_not_npz, weight_reads_nan]

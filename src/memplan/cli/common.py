@@ -40,10 +40,11 @@ def user_errors(fn):
 PICTURE = (".png", ".svg")
 
 
-class Seconds(click.ParamType):
-    """A time limit: a finite number of seconds >= 0 (nan, inf and negatives are refused)."""
+class NonNegative(click.ParamType):
+    """A finite number >= 0 (nan, inf and negatives are refused)."""
 
-    name = "seconds"
+    name = "number"
+    unit = "number"
 
     def convert(self, value, param, ctx):
         import math
@@ -51,13 +52,20 @@ class Seconds(click.ParamType):
         try:
             seconds = float(value)
         except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+            self.fail(f"{value!r} is not a {self.unit}", param, ctx)
         if not math.isfinite(seconds) or seconds < 0:
-            self.fail(f"{value!r}: give a finite number of seconds >= 0", param, ctx)
+            self.fail(f"{value!r}: give a finite {self.unit} >= 0", param, ctx)
         return seconds
 
 
-SECONDS = Seconds()
+class Seconds(NonNegative):
+    """A time limit: a finite number of seconds >= 0."""
+
+    name = "seconds"
+    unit = "number of seconds"
+
+
+SECONDS, NON_NEGATIVE = Seconds(), NonNegative()
 
 
 def check_outputs(**paths) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import InputError
-from .common import _stdout, check_outputs, load_model, user_errors
+from .common import NON_NEGATIVE, _stdout, check_outputs, load_model, user_errors
 from .vocabulary import budget_option, wrote
 
 
@@ -20,7 +20,7 @@ from .vocabulary import budget_option, wrote
 @budget_option("With --stages: the memory budget of each stage, e.g. 8MiB.", aliases=("--stage-memory",))
 @click.option("--costs", "costs_path", default=None, metavar="CSV", help="Measured times: layer,in,compute,out (seconds).")
 @click.option("--unfused", is_flag=True, help="Every runtime op is a layer (default: BN/activations fold into the producer).")
-@click.option("--weight-reads", default=1.0, show_default=True, type=float,
+@click.option("--weight-reads", default=1.0, show_default=True, type=NON_NEGATIVE,
               help="Times the weights are read per batch (0 = resident in the processing element).")
 @click.option("--depths", default="1..8,auto", show_default=True,
               help="Batches in flight for the memory table: 1..8, 1,2,4, auto (full rate) or none.")

@@ -7,8 +7,8 @@ import sys
 import click
 
 from ..errors import PlanError
-from .common import (VERIFY_FAILED, _stdout, make_plan, onnx_only, parse_input_shapes, parse_input_values,
-                     plan_options, user_errors)
+from .common import (NON_NEGATIVE, VERIFY_FAILED, _stdout, make_plan, onnx_only, parse_input_shapes,
+                     parse_input_values, plan_options, user_errors)
 
 
 @click.command("verify")
@@ -18,8 +18,8 @@ from .common import (VERIFY_FAILED, _stdout, make_plan, onnx_only, parse_input_s
 @click.option("--random-weights/--model-weights", default=False, show_default=True,
               help="Replace every float weight by seeded random values first (the zoo's large weights are all "
                    "0.02; verify says so when a model's weights are one value).")
-@click.option("--rtol", default=1e-4, show_default=True, type=float)
-@click.option("--atol", default=1e-5, show_default=True, type=float)
+@click.option("--rtol", default=1e-4, show_default=True, type=NON_NEGATIVE)
+@click.option("--atol", default=1e-5, show_default=True, type=NON_NEGATIVE)
 @click.option("--corrupt", is_flag=True, help="Overlap two live buffers on purpose: the run must fail.")
 @click.option("--inputs", "inputs_path", default=None, metavar="FILE.npz",
               help="Real input arrays by input name (numpy.savez); inputs not in the file are seeded random.")

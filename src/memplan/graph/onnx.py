@@ -46,7 +46,10 @@ def from_model(model, *, input_shapes=None, source: str = "<model>", input_value
     g = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     initializers = {t.name: t for t in g.initializer}
-    infos = _value_infos(g, inferred)
+    try:
+        infos = _value_infos(g, inferred)
+    except ModelError as exc:
+        raise ModelError(f"{source}: {exc}") from None
     _explain_dynamic(model, infos, static_shapes(inferred), source)
     ops = _ops(g, source)
     _check_single_producer(g, source)

@@ -61,8 +61,8 @@ def dtype_name(elem_type: int) -> str:
         name = ""
     try:
         enum = onnx.TensorProto.DataType.Name(elem_type).lower() if elem_type else "undefined"
-    except ValueError:  # a data type newer than the installed onnx, or garbage
-        enum = f"unknown data type {elem_type}"
+    except ValueError:  # a number no ONNX version defines (a damaged file)
+        raise ModelError(f"unknown tensor element type {elem_type}") from None
     special = {"bfloat16": "bfloat16", "int4": "int4", "uint4": "uint4", "string": "string",
                "float8e4m3fn": "float8e4m3fn", "float8e4m3fnuz": "float8e4m3fnuz",
                "float8e5m2": "float8e5m2", "float8e5m2fnuz": "float8e5m2fnuz",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+import zipfile
 from typing import Mapping
 
 import numpy as np
@@ -131,7 +132,7 @@ def quantize_model(path: str, out_path: str, seed: int = 0, calibration: str | M
     if isinstance(calibration, str):
         try:
             data = dict(np.load(calibration))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise InputError(f"{calibration}: cannot read calibration data ({exc}); give an .npz "
                              f"with one array per input, samples first") from None
     feeds = calibration_feeds(graph, seed=seed, samples=samples, data=data)

@@ -110,17 +110,31 @@ def from_model(model, *, source: str = "<tflite>", input_shapes=None) -> TFLiteM
         b = buffers[t.buffer]
         return (b.data is not None and len(b.data) > 0) or b.size > 0
 
-    ops = []
+    def name_of(t: int, where: str) -> str:
+        """A tensor index from the file, checked (a damaged file can hold any number)."""
+        if not -1 <= t < len(names):
+            raise ModelError(f"{source}: {where} refers to tensor {t}, but the subgraph has {len(names)} tensors")
+        return names[t] if t >= 0 else ""
+
+    ops, producer = [], {}
     for i, op in enumerate(sg.operators or []):
+        if not 0 <= op.opcodeIndex < len(model.operatorCodes or []):
+            raise ModelError(f"{source}: operator {i} has opcode index {op.opcodeIndex}, but the model has "
+                             f"{len(model.operatorCodes or [])} operator codes")
         op_type = opcode_name(model, op.opcodeIndex)
         if op_type in CONTROL_FLOW:
             raise ModelError(f"{source}: operator {i} is {op_type} (control flow); memplan plans static "
                              f"single-subgraph models only")
-        inputs = tuple(names[t] if t >= 0 else "" for t in (op.inputs if op.inputs is not None else ()))
-        outputs = tuple(names[t] if t >= 0 else "" for t in (op.outputs if op.outputs is not None else ()))
+        inputs = tuple(name_of(t, f"operator {i}") for t in (op.inputs if op.inputs is not None else ()))
+        outputs = tuple(name_of(t, f"operator {i}") for t in (op.outputs if op.outputs is not None else ()))
+        for t in outputs:
+            if t and t in producer:
+                raise ModelError(f"{source}: tensor {t!r} is written by both operator {producer[t]} and operator "
+                                 f"{i} ({op_type}); each tensor must have one producer")
+            producer[t] = f"{i} ({op_type})"
         ops.append(Op(f"{op_type}_{i}", op_type, inputs, outputs, {"index": i}))
-    graph_inputs = tuple(names[t] for t in (sg.inputs if sg.inputs is not None else ()))
-    graph_outputs = tuple(names[t] for t in (sg.outputs if sg.outputs is not None else ()))
+    graph_inputs = tuple(name_of(t, "a subgraph input") for t in (sg.inputs if sg.inputs is not None else ()))
+    graph_outputs = tuple(name_of(t, "a subgraph output") for t in (sg.outputs if sg.outputs is not None else ()))
 
     produced = {t for op in ops for t in op.outputs if t}
     used = produced | set(graph_inputs) | set(graph_outputs) | {t for op in ops for t in op.inputs if t}
