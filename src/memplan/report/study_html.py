@@ -30,6 +30,7 @@ from typing import Sequence
 from ..units import format_size
 
 PICTURE_STAGE = "order"
+DTYPE_RANK = {"fp32": 0, "fp16": 1, "int16": 2, "int8": 3}
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,8 @@ def series(cells: Sequence[dict]) -> dict[str, list[int]]:
     rank = {name: i for i, name in enumerate(STAGES)}
     for (model, dtype, stage), arena in per.items():
         label = stage if (len(dtypes) <= 1 or stage in ("int8", "real-int8")) else f"{stage} {dtype}"
-        out[(rank.get(stage, len(rank)), dtype, label)].append(arena)
-    return {key[2]: sorted(out[key]) for key in sorted(out)}
+        out[(rank.get(stage, len(rank)), DTYPE_RANK.get(dtype, 9), dtype, label)].append(arena)
+    return {key[3]: sorted(out[key]) for key in sorted(out)}
 
 
 def share(values: Sequence[int], budget: int) -> float:
@@ -220,7 +221,7 @@ def _models_table(data: StudyData) -> str:
     sort_col = 1 + stages.index("order") if "order" in stages else 1
     return (f'<h2>Models ({len(data.models)}, {html.escape(dtype)}; click a column to sort)</h2>'
             f'<table id="models" class="sortable" data-sort="{sort_col}"><thead><tr><th>model</th>{head}'
-            f'<th data-type="num">lower bound</th><th data-type="num">naive / best</th></tr></thead>'
+            f'<th data-type="num">lower bound</th><th data-type="num">naive / smallest</th></tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
