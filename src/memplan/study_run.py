@@ -70,15 +70,17 @@ def run_grid(grid: Grid, db, backend, *, on_progress: Callable[[Progress], None]
     run_id = db.start_run(grid, backend.name, backend.workers, total, skipped)
     if on_progress:
         on_progress(state)
+    results = backend.run(tasks, state)
     try:
-        for result in backend.run(tasks, state):
-            db.record(result, run_id)
+        for result in results:
+            db.record(result, run_id)  # committed now: an interruption loses only the tasks in flight
             ok = sum(c.status == "ok" for c in result.cells)
             state.done += ok
             state.failed += len(result.cells) - ok
             if on_progress:
                 on_progress(state)
     finally:
+        results.close()
         wall = time.perf_counter() - start
         db.finish_run(run_id, wall)
     return RunSummary(run_id, total, skipped, state.done, state.failed, wall, backend.name, backend.workers)
@@ -106,7 +108,8 @@ class PoolBackend:
                 yield run_task(t)
             state.running = 0
             return
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(tasks))) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)))
+        try:
             futures = {pool.submit(run_task, t): t for t in tasks}
             pending = set(futures)
             while pending:
@@ -118,6 +121,8 @@ class PoolBackend:
                     except Exception as exc:  # noqa: BLE001 - BrokenProcessPool and the like
                         yield _crashed(futures[f], exc)
             state.running = 0
+        finally:  # interrupted: drop the queued tasks instead of finishing them
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         pass
@@ -183,15 +188,19 @@ class RayBackend:
                 payload = data[t.model.hash]
             refs[self._remote.remote(t, payload)] = t
         pending = list(refs)
-        while pending:
-            state.running = min(sum(len(refs[r].devices) for r in pending), self.workers)
-            done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
-            for r in done:
-                try:
-                    yield ray.get(r)
-                except Exception as exc:  # noqa: BLE001 - a worker crash, out of memory
-                    yield _crashed(refs[r], exc)
-        state.running = 0
+        try:
+            while pending:
+                state.running = min(sum(len(refs[r].devices) for r in pending), self.workers)
+                done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+                for r in done:
+                    try:
+                        yield ray.get(r)
+                    except Exception as exc:  # noqa: BLE001 - a worker crash, out of memory
+                        yield _crashed(refs[r], exc)
+            state.running = 0
+        finally:  # interrupted: cancel what has not finished
+            for r in pending:
+                ray.cancel(r, force=True)
 
     def close(self) -> None:
         self.ray.shutdown()
