@@ -131,8 +131,9 @@ def main(argv=None):
                     GridSettings(algorithm=args.algorithm))
         expand = time.perf_counter() - start
         n_tasks, n_cells = len(grid.tasks()), grid.cell_count()
-        print(f"{len(every)} models, every {args.sample}th run: {len(grid.models)} ({made:.1f} s to write the generated ones), {n_tasks} tasks, {n_cells} cells;"
-              f" grid expansion (hashing every model) {expand:.2f} s", flush=True)
+        print(f"{len(every)} models, every {args.sample}th run: {len(grid.models)} ({made:.1f} s to write the "
+              f"generated ones), {n_tasks} tasks, {n_cells} cells; grid expansion (hashing every model) {expand:.2f} s",
+              flush=True)
         where = args.keep or tmp
         os.makedirs(where, exist_ok=True)
         for name in ("pool.sqlite", "ray.sqlite"):
@@ -154,28 +155,34 @@ def main(argv=None):
         same = cells(pool_db) == cells(ray_db)
         assert same, "the pool and Ray gave different cells"
         times = task_seconds(pool_db)
-        report(args, len(every), grid, n_tasks, n_cells, expand, pool, pool_wall, pool_db, ray, ray_wall, ray_db, ray_start,
-               ray_stop, times)
+        report(args, argparse.Namespace(n_models=len(every), grid=grid, n_tasks=n_tasks, n_cells=n_cells,
+                                        expand=expand, pool=pool, pool_wall=pool_wall, pool_db=pool_db, ray=ray,
+                                        ray_wall=ray_wall, ray_db=ray_db, ray_start=ray_start, ray_stop=ray_stop,
+                                        times=times))
 
 
-def report(args, n_models, grid, n_tasks, n_cells, expand, pool, pool_wall, pool_db, ray, ray_wall, ray_db, ray_start, ray_stop,
-           times):
+def report(args, m):
+    n_models, grid, n_tasks, n_cells, expand = m.n_models, m.grid, m.n_tasks, m.n_cells, m.expand
+    pool, pool_wall, pool_db, ray, ray_wall, ray_db = m.pool, m.pool_wall, m.pool_db, m.ray, m.ray_wall, m.ray_db
+    ray_start, ray_stop, times = m.ray_start, m.ray_stop, m.times
     work = sum(times)
     longest = max(times)
     serial = expand + pool_db.seconds
     print()
-    print(f"| backend | workers | wall s | cells/s | cells ok | failed | driver DB s |")
+    print("| backend | workers | wall s | cells/s | cells ok | failed | driver DB s |")
     print("|---|---|---|---|---|---|---|")
-    print(f"| process pool | {pool.workers} | {pool_wall:.1f} | {n_cells / pool_wall:.2f} | {pool.done} | {pool.failed} "
-          f"| {pool_db.seconds:.2f} |")
+    print(f"| process pool | {pool.workers} | {pool_wall:.1f} | {n_cells / pool_wall:.2f} | {pool.done} "
+          f"| {pool.failed} | {pool_db.seconds:.2f} |")
     print(f"| local Ray | {ray.workers} | {ray_wall:.1f} (+{ray_start:.1f} start, {ray_stop:.1f} stop) | "
           f"{n_cells / ray_wall:.2f} | {ray.done} | {ray.failed} | {ray_db.seconds:.2f} |")
     print()
-    print(f"Ray / pool wall: {ray_wall / pool_wall:.2f}x (run only), {(ray_wall + ray_start + ray_stop) / pool_wall:.2f}x "
-          f"with start and stop; identical cells: yes ({n_cells} cells compared)")
+    print(f"Ray / pool wall: {ray_wall / pool_wall:.2f}x (run only), "
+          f"{(ray_wall + ray_start + ray_stop) / pool_wall:.2f}x with start and stop; "
+          f"identical cells: yes ({n_cells} cells compared)")
     print(f"tasks: {n_tasks}; task seconds (pool run, under this machine's load): sum {work:.1f}, "
           f"mean {work / n_tasks:.3f}, median {sorted(times)[n_tasks // 2]:.3f}, longest {longest:.1f}")
-    print(f"serial part in the driver: grid expansion {expand:.2f} s + database {pool_db.seconds:.2f} s = {serial:.2f} s")
+    print(f"serial part in the driver: grid expansion {expand:.2f} s + database {pool_db.seconds:.2f} s "
+          f"= {serial:.2f} s")
     print()
     print("| cluster | slots | list-scheduled tasks s | + serial s | projected wall s | speed-up vs this pool |")
     print("|---|---|---|---|---|---|")

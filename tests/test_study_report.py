@@ -2,7 +2,6 @@
 
 Chromium comes from Debian (`make test` installs it when missing and run as root). Without
 it the rendering test fails and says how to install it: it is never skipped silently."""
-import os
 import re
 import shutil
 import subprocess

@@ -279,7 +279,8 @@ def _pictures(data: StudyData) -> str:
 
 _HEAD = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>memplan fit study</title><style>
 body{font-family:sans-serif;margin:2em;color:#222;background:#fff}table{border-collapse:collapse;margin:1em 0}
-td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}td:first-child,th:first-child{text-align:left}
+td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}
+td:first-child,th:first-child{text-align:left}
 th{background:#eef;cursor:pointer}.ok{background:#e6f6e6}.bad{background:#fbe9e9}
 .gallery{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0}figcaption{font-size:11px}img.plot{max-width:100%}
 </style></head><body>"""
