@@ -231,3 +231,5 @@ def test_ray_command_resumes_and_reports(tmp_path, two_models):
     r = cli(*args)
     assert r.returncode == 0 and "on ray (2 workers)" in r.stdout, r.stderr
     assert "8 reused from the database, 0 done" in cli(*args).stdout
+    shared = cli(*args[:-1], "tflm_greedy", "--shared-paths")  # other settings: new cells, workers read the paths
+    assert "8 in all, 0 reused from the database, 8 done" in shared.stdout, shared.stderr
