@@ -233,3 +233,29 @@ def test_ray_command_resumes_and_reports(tmp_path, two_models):
     assert "8 reused from the database, 0 done" in cli(*args).stdout
     shared = cli(*args[:-1], "tflm_greedy", "--shared-paths")  # other settings: new cells, workers read the paths
     assert "8 in all, 0 reused from the database, 8 done" in shared.stdout, shared.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_finished_cells_and_the_rerun_reuses_them(tmp_path):
+    import signal
+    import time
+
+    db = tmp_path / "s.sqlite"
+    cmd = [sys.executable, "-m", "memplan.cli", "study", "zoo", "--db", str(db), "-a", "greedy_by_size",
+           "--devices", "n64,l2-2mib", "-j", "2"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    done = 0
+    while done < 4 and p.poll() is None:  # wait for some cells, however slow the machine
+        time.sleep(0.5)
+        try:
+            done = sqlite3.connect(db).execute("SELECT count(*) FROM cells").fetchone()[0]
+        except sqlite3.Error:
+            pass
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 130 and err.strip().endswith("memplan: error: interrupted")
+    kept = sqlite3.connect(db).execute("SELECT count(*) FROM cells WHERE status = 'ok'").fetchone()[0]
+    assert 4 <= kept < 72
+    r = cli(*cmd[3:])
+    assert f"72 in all, {kept} reused from the database, {72 - kept} done, 0 failed" in r.stdout, r.stderr
