@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all bench fuzz fuzz-long clean
+.PHONY: run test test-all bench fuzz fuzz-long clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +18,21 @@ run: $(STAMP)
 	mkdir -p out
 	$(BIN)/memplan plan zoo:resnet50 --json out/resnet50.plan.json --picture out/resnet50.png
 
-test: $(STAMP)
+# The study report test renders HTML in headless Chromium, from Debian (no browser download).
+# Installed here when missing and we are root; otherwise that test fails saying how to install it.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update && apt-get install -y chromium; \
+	  else \
+	    echo "chromium is missing: run 'sudo apt-get update && sudo apt-get install -y chromium' (tests/test_study_report.py needs it)"; \
+	  fi
+
+test: $(STAMP) chromium
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -m "not slow"
 
-test-all: $(STAMP)
+test-all: $(STAMP) chromium
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 

@@ -107,9 +107,9 @@ def test_modules_stay_small():
     assert long == {}
 
 
-def test_every_memplan_import_names_a_module_that_exists():
-    """Catches a relative import left pointing at a module's old home (imports inside functions
-    run only when called, so importing the package would not notice)."""
+def test_every_memplan_import_names_something_that_exists():
+    """Catches an import left pointing at a module's or a name's old home (imports inside
+    functions run only when called, so importing the package would not notice)."""
     mods = modules()
     missing = []
     for name, path in mods.items():
@@ -123,23 +123,25 @@ def test_every_memplan_import_names_a_module_that_exists():
                     base = ".".join(parts + ([node.module] if node.module else []))
                 if base not in mods:
                     missing.append(f"{name}:{node.lineno} {base}")
-                elif mods[base].endswith("__init__.py"):
-                    defined = top_level_names(mods[base])
+                elif "__getattr__" not in (defined := top_level_names(mods[base])):  # no lazy names
                     missing += [f"{name}:{node.lineno} {base}.{a.name}" for a in node.names
                                 if f"{base}.{a.name}" not in mods and a.name not in defined]
     assert missing == []
 
 
 def top_level_names(path: str) -> set[str]:
-    """What a package's __init__ defines or imports at module level (and lazily, via _LAZY)."""
+    """What a module defines or imports (at any depth: conditional definitions count), and the
+    names a package resolves lazily through its ``_LAZY`` table."""
     tree = ast.parse(open(path).read())
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-            if any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in node.targets) and isinstance(node.value, ast.Dict):
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names |= {t.id for t in ast.walk(target) if isinstance(t, ast.Name)}
+            if any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in targets) and isinstance(node.value, ast.Dict):
                 names |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names |= {(a.asname or a.name).split(".")[0] for a in node.names}

@@ -19,11 +19,25 @@ from .vocabulary import budget_option, wrote
               help="Also quantise each model with onnxruntime (static QDQ, seeded) and plan the fused int8 graph; "
                    "seconds per model, over a minute for the largest zoo models.")
 @click.option("--seed", default=0, show_default=True, type=int, help="With --real-int8: calibration seed.")
+@click.option("--db", "db_path", default=None, metavar="PATH",
+              help="SQLite file for the results: every cell is kept, a rerun skips finished cells and retries failed ones.")
+@click.option("--devices", default=None, help="Comma-separated devices to place each plan on (bundled names, TOML "
+                                               "paths, or 'all').")
+@click.option("--dtypes", default=None, help="Comma-separated dtypes of the float tensors (fp32, fp16, int16, int8).")
+@click.option("--stages", default=None, help="Comma-separated stages: naive, best, order, int8, real-int8.")
+@click.option("--ray", is_flag=True, help="Run the cells on a local Ray runtime (pip install 'memplan[ray]').")
+@click.option("--ray-address", default=None, metavar="HOST:PORT", help="Run the cells on an existing Ray cluster.")
+@click.option("--shared-paths", is_flag=True, help="With Ray: workers read the model paths (a shared file system) "
+                                                   "instead of receiving the bytes.")
+@click.option("--picture", default=None, metavar="PATH", help="Draw the fit curve (.png or .svg).")
 @user_errors
-def study_command(models, budget, csv_path, jobs, algorithm, time_limit, real_int8, seed):
+def study_command(models, budget, csv_path, jobs, algorithm, time_limit, real_int8, seed, db_path, devices, dtypes,
+                  stages, ray, ray_address, shared_paths, picture):
     """Fit study: does each model's arena fit each budget — naive, best plan, best order +
     sharing, int8 (what-if), and with --real-int8 the real quantised model? MODELS default to
-    the whole zoo."""
+    the whole zoo. MODELS may also be 'zoo', 'mediapipe', a directory, a glob or @list.txt.
+    With --db, --devices, --dtypes, --stages, --ray or --picture the study runs as a grid
+    (model x device x dtype x stage), cell by cell; 'memplan report DB -o report.html' draws it."""
     import dataclasses
 
     from rich.console import Console
@@ -40,6 +54,13 @@ def study_command(models, budget, csv_path, jobs, algorithm, time_limit, real_in
     sizes = [parse_size(b) for b in budget.split(",") if b.strip()]
     if not sizes:
         raise InputError("--budget: give at least one size, e.g. 2MiB,4MiB")
+    if any((db_path, devices, dtypes, stages, ray, ray_address, picture)):
+        from .study_grid import run_grid_study
+
+        return run_grid_study(models, budgets=sizes, db_path=db_path, devices=devices, dtypes=dtypes, stages=stages,
+                              real_int8=real_int8, ray=ray, ray_address=ray_address, shared_paths=shared_paths,
+                              jobs=jobs, algorithm=algorithm, time_limit=time_limit, seed=seed, picture=picture,
+                              csv_path=csv_path)
     specs = list(models) or [f"zoo:{m}" for m in MODELS]
     settings = dataclasses.replace(default_settings(time_limit, real_int8=real_int8), seed=seed)
     if algorithm:

@@ -78,9 +78,9 @@ class StudySettings:
 
 def default_settings(time_limit: float = 10.0, alignment: int = 16, *, real_int8: bool = False) -> StudySettings:
     """What the installed memplan offers: `best` allocator, `heuristic` order, sharing."""
-    from .alloc import ALGORITHMS
-    from .planner import plan
-    from .order.schedule import SCHEDULERS
+    from ..alloc import ALGORITHMS
+    from ..planner import plan
+    from ..order.schedule import SCHEDULERS
 
     algorithm = "best" if "best" in ALGORITHMS else "greedy_by_size"
     order = "heuristic" if "heuristic" in SCHEDULERS else "file"
@@ -89,13 +89,13 @@ def default_settings(time_limit: float = 10.0, alignment: int = 16, *, real_int8
 
 
 def _plan(graph, settings: StudySettings, *, algorithm: str, order: str, sharing: bool):
-    from .alloc import get_algorithm
-    from .planner import plan
+    from ..alloc import get_algorithm
+    from ..planner import plan
 
     accepted = inspect.signature(get_algorithm(algorithm)).parameters
     options = {"time_limit": settings.time_limit} if "time_limit" in accepted else {}
     if "sharing" in inspect.signature(plan).parameters:  # explicit: the planner's default may share
-        from .memory_model import Sharing
+        from ..memory_model import Sharing
 
         options["sharing"] = Sharing() if sharing else Sharing.off()
     if "order_options" in inspect.signature(plan).parameters:
@@ -107,9 +107,9 @@ def study_model(spec: str, settings: StudySettings) -> StudyRow:
     """Every stage for one model (a path or ``zoo:NAME``). Runs in a worker process."""
     import time
 
-    from . import load
-    from .errors import MemplanError
-    from .graph.quantize import with_dtype
+    from .. import load
+    from ..errors import MemplanError
+    from ..graph.quantize import with_dtype
 
     start = time.perf_counter()
     arenas, bounds = {}, {}
@@ -147,8 +147,8 @@ def _real_int8(spec: str, settings: StudySettings, order: str):
     import tempfile
     import time
 
-    from . import load
-    from .graph.quantize import fold_qdq, quantize_model
+    from .. import load
+    from ..graph.quantize import fold_qdq, quantize_model
 
     with tempfile.TemporaryDirectory(prefix="memplan-study-") as tmp:
         out = os.path.join(tmp, "int8.onnx")
@@ -203,7 +203,7 @@ def to_csv(rows: Sequence[StudyRow], budgets: Sequence[int]) -> str:
     import csv
     import io
 
-    from .units import format_size
+    from ..units import format_size
 
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
@@ -223,7 +223,7 @@ def to_csv(rows: Sequence[StudyRow], budgets: Sequence[int]) -> str:
 
 def markdown(rows: Sequence[StudyRow], budgets: Sequence[int]) -> str:
     """The study table (arena per stage, fits per budget) and the share row, as Markdown."""
-    from .units import format_size
+    from ..units import format_size
 
     names = [format_size(b) for b in budgets]
     stages = stages_of(rows)
@@ -242,7 +242,7 @@ def markdown(rows: Sequence[StudyRow], budgets: Sequence[int]) -> str:
 
 def cell(row: StudyRow, stage: str, budgets: Sequence[int]) -> str:
     """``3.93 MiB ✗✓``: the arena and a mark per budget; ``error`` for a failed stage."""
-    from .units import format_size
+    from ..units import format_size
 
     if stage not in row.arenas:
         return "error" if stage in row.stage_errors else "-"
