@@ -21,6 +21,7 @@ import time
 
 HEAD = ["model", "kind", "ops", "folded", "arena", "LB", "naive", "tflm_greedy", "order exact", "verify",
         "import s", "plan s", "verify s"]
+ERROR_WIDTH = 110  # the table's error cells; --json keeps the whole line
 
 
 def _error(exc: BaseException) -> str:
@@ -131,7 +132,9 @@ def cells(row: dict) -> list[str]:
            num("naive"), num("tflm_greedy"), row.get("order exact", "-"), row.get("verify", "-"),
            secs("import s"), secs("plan s"), secs("verify s")]
     if "error" in row:
-        out[HEAD.index(row["stage"]) if row["stage"] in HEAD else HEAD.index("verify")] = f"{row['stage']}: {row['error']}"
+        text = f"{row['stage']}: {row['error']}"
+        text = text if len(text) <= ERROR_WIDTH else text[:ERROR_WIDTH - 1] + "…"
+        out[HEAD.index(row["stage"]) if row["stage"] in HEAD else HEAD.index("verify")] = text
     return [c.replace("|", "\\|") for c in out]
 
 
