@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	$(BIN)/python -m memplan.graph.mediapipe fetch
+	$(BIN)/python -m memplan.graph.corpus fetch
 	$(BIN)/python -m memplan.alloc
 	touch $(STAMP)
 

@@ -42,7 +42,11 @@ def zoo_path(name: str) -> str:
 
 
 def resolve(spec: str) -> tuple[str, str]:
-    """(path, display name) for a model spec: ``zoo:<name>`` or a file path."""
+    """(path, display name) for a model spec: ``zoo:<name>``, ``corpus:<name>`` or a file path."""
     if spec.startswith(PREFIX):
         return zoo_path(spec), spec
+    if spec.startswith("corpus:"):
+        from .corpus import model_path
+
+        return model_path(spec), spec
     return spec, spec
