@@ -24,7 +24,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 
-from ...errors import ModelError
+from ..errors import ModelError
 
 PREFIX = "corpus:"
 # Every listed wheel is pure Python (py3-none-any); the flags only stop pip from building an sdist.
@@ -212,7 +212,7 @@ def load(name: str, path: str | None = None):
     it takes them (``input_values``), so that today's error is what a user sees."""
     import inspect
 
-    from ..onnx import load as load_onnx
+    from .onnx import load as load_onnx
 
     name = name.removeprefix(PREFIX)
     if name not in MODELS:
