@@ -28,64 +28,14 @@ from memplan.verify.prove import prove
 XFAIL = {
     "ocr_rec_ppocrv4":
         "ModelError: corpus:ocr_rec_ppocrv4: shape of tensor 'flatten_14.tmp_0' (output of node 'p2o.Reshape.64' (Reshape)) could not be inferred; the op may be unknown to ONNX shape inference",
-    "ocr_cls_ppocr":
-        "ModelError: corpus:ocr_cls_ppocr: shape of tensor 'reshape2_0.tmp_0' (output of node 'Reshape@18' (Reshape)) could not be inferred; the op may be unknown to ONNX shape inference",
     "ocr_ddddocr_crnn":
         "ModelError: corpus:ocr_ddddocr_crnn: shape of tensor '227' (output of node 'Reshape_69' (Reshape)) could not be inferred; the op may be unknown to ONNX shape inference",
     "ocr_ddddocr_old_quant":
         "ModelError: corpus:ocr_ddddocr_old_quant: node 'LSTM_202_quant' uses op com.microsoft.DynamicQuantizeLSTM, outside the default ONNX domain; memplan cannot infer its shapes",
     "det_nudenet_yolov8n":
         "ModelError: corpus:det_nudenet_yolov8n: dimension 2 ('unk__21') of tensor '/model.22/Unsqueeze_12_output_0' (input of node '/model.22/Sub' (Sub)) is dynamic",
-    "vad_silero_v5":
-        "ModelError: corpus:vad_silero_v5: node 'If_0' (If) has a subgraph (control flow); memplan plans static graphs only",
-    "vad_silero_v5_op15":
-        "ModelError: corpus:vad_silero_v5_op15: node '/model/decoder/If' (If) has a subgraph (control flow); memplan plans static graphs only",
-    "vad_silero_v5_op18":
-        "ModelError: corpus:vad_silero_v5_op18: node 'node_cond__1' (If) has a subgraph (control flow); memplan plans static graphs only",
-    "vad_silero_v5_half":
-        "ModelError: corpus:vad_silero_v5_half: node '/decoder/If' (If) has a subgraph (control flow); memplan plans static graphs only",
-    "vad_silero_v5_seq":
-        "ModelError: corpus:vad_silero_v5_seq: dimension 0 ('unk__0') of tensor '/stft/padding/Pad_output_0' (output of node '/stft/padding/Pad' (Pad)) is dynamic",
-    "vad_silero_v5_openvino":
-        "ModelError: corpus:vad_silero_v5_openvino: dimension 0 ('unk__0') of tensor 'F0::If_0_then_branch__Inline_0__/stft/padding/Pad_output_0' (output of node 'F0::If_0_then_branch__Inline_0__/stft/padding/Pad' (Pad)) is dynamic",
-    "vad_silero_v6_whisper":
-        "PlanError: node '/decoder/rnn/LSTM': no kernel for op 'LSTM'",
-    "vad_silero_v4_oww":
-        "ModelError: corpus:vad_silero_v4_oww: node 'If_25' (If) has a subgraph (control flow); memplan plans static graphs only",
     "kws_oww_hey_jarvis":
         "ModelError: corpus:kws_oww_hey_jarvis: node 'If_32' (If) has a subgraph (control flow); memplan plans static graphs only",
-    "kws_oww_hey_mycroft":
-        "PlanError: node 'LSTM__203': no kernel for op 'LSTM'",
-    "bert_encoder_ts":
-        "ModelError: corpus:bert_encoder_ts: dimension 0 ('unk__3') of tensor '/model/embeddings/token_type_embeddings/Gather_output_0' (input of node '/model/embeddings/Add' (Add)) is dynamic",
-    "bert_encoder_dynamo":
-        "PlanError: node 'node_gather': no kernel for op 'GatherElements'",
-    "gpt_decoder_ts":
-        "ModelError: corpus:gpt_decoder_ts: dimension 1 ('unk__0') of tensor '/model/transformer/Cast_1_output_0' (input of node '/model/transformer/Add' (Add)) is dynamic",
-    "gpt_decoder_dynamo":
-        "PlanError: node 'node_GatherND_37': no kernel for op 'GatherND'",
-    "vit_ts":
-        "ModelError: corpus:vit_ts: dimension 0 ('unk__0') of tensor '/model/embeddings/Expand_output_0' (input of node '/model/embeddings/Concat' (Concat)) is dynamic",
-    "vit_dynamo":
-        "PlanError: node 'node_IsNaN_75': no kernel for op 'IsNaN'",
-    "vad_lstm_ts":
-        "PlanError: node '/lstm/LSTM': no kernel for op 'LSTM'",
-    "vad_lstm_dynamo":
-        "PlanError: node 'node_LSTM_53': no kernel for op 'LSTM'",
-    "vad_gru_bidir_ts":
-        "PlanError: node '/gru/GRU': no kernel for op 'GRU'",
-    "vad_gru_bidir_dynamo":
-        "PlanError: node 'node_GRU_80': no kernel for op 'GRU'",
-    "seq_rnn_ts":
-        "PlanError: node '/rnn1/RNN': no kernel for op 'RNN'",
-    "crnn_ocr_ts":
-        "PlanError: node '/rnn/LSTM': no kernel for op 'LSTM'",
-    "crnn_ocr_dynamo":
-        "PlanError: node 'node_lstm__2': no kernel for op 'LSTM'",
-    "moe_block_ts":
-        "PlanError: node '/TopK': no kernel for op 'TopK'",
-    "moe_block_dynamo":
-        "PlanError: node 'node_topk__1': no kernel for op 'TopK'",
 }
 
 _ERRORS = {"ModelError": ModelError, "PlanError": PlanError, "MemplanError": MemplanError,

@@ -29,8 +29,8 @@ from ..errors import ModelError
 PREFIX = "corpus:"
 # Every listed wheel is pure Python (py3-none-any); the flags only stop pip from building an sdist.
 PLATFORM = ("--platform", "manylinux_2_17_x86_64", "--python-version", "3.11", "--only-binary=:all:")
-TORCH_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                         "models", "torch")
+# src/memplan/graph/corpus.py -> the checkout's models/torch
+TORCH_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "models", "torch")
 
 
 @dataclass(frozen=True)
