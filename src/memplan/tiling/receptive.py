@@ -23,7 +23,6 @@ rows [7, 17) with no padding; rows [0, 8) need input rows [0, 9) with one padded
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -84,6 +83,7 @@ class Stage:
     output: str
     inputs: tuple[str, ...]
     windows: Mapping[int, tuple[Window, Window]]  # op index -> (rows, cols), window ops only
+    steps: tuple = ()  # (op index, output, activation inputs), backwards: what `propagate` walks
 
 
 def spatial(graph: Graph, name: str) -> tuple[int, int]:
@@ -146,19 +146,34 @@ def windows(graph: Graph, op: Op) -> tuple[Window, Window]:
     return result[0], result[1]
 
 
-def find_stage(graph: Graph, until: str) -> Stage:
+class Facts:
+    """Per-op facts of one graph, computed once (the search asks for hundreds of stages)."""
+
+    def __init__(self, graph: Graph):
+        from ..costs import op_macs
+
+        self.index = {op.name: i for i, op in enumerate(graph.ops)}
+        self.ins = [tuple(activation_inputs(graph, op)) for op in graph.ops]
+        self.reason = [why_untileable(graph, op) for op in graph.ops]
+        self.windows = {i: windows(graph, op) for i, op in enumerate(graph.ops)
+                        if op.op_type in WINDOW_OPS and self.reason[i] is None}
+        self.macs = [op_macs(graph, op) for op in graph.ops]
+
+
+def find_stage(graph: Graph, until: str, facts: Facts | None = None) -> Stage:
     """The stage ending at node ``until``; a one-line `ModelError` naming the node otherwise."""
-    index = {op.name: i for i, op in enumerate(graph.ops)}
+    facts = facts or Facts(graph)
+    index = facts.index
     if until not in index:
         raise ModelError(f"--until {until!r}: no such node in {graph.source or graph.name}")
     last = graph.ops[index[until]]
-    reason = why_untileable(graph, last)
+    reason = facts.reason[index[until]]
     if reason:
         raise ModelError(f"--until {until!r} cannot end a tiled stage: {last.op_type} ({reason})")
     members = ancestors(graph, index[until])
     for i in sorted(members):
         op = graph.ops[i]
-        reason = why_untileable(graph, op)
+        reason = facts.reason[i]
         if reason:
             raise ModelError(f"--until {until!r} cannot end a tiled stage: it depends on node {op.name!r}, "
                              f"{op.op_type} ({reason})")
@@ -170,11 +185,11 @@ def find_stage(graph: Graph, until: str) -> Stage:
             if t and t != output and (t in graph.outputs or any(c not in members for c in graph.consumers.get(t, ()))):
                 raise ModelError(f"--until {until!r} cannot end a tiled stage: tensor {t!r} inside it is "
                                  f"also read after it (split after the branch joins)")
-    inputs = tuple(dict.fromkeys(t for i in sorted(members) for t in activation_inputs(graph, graph.ops[i])
-                                 if t not in graph.producer))
+    inputs = tuple(dict.fromkeys(t for i in sorted(members) for t in facts.ins[i] if t not in graph.producer))
     ops = tuple(sorted(members))
-    wins = {i: windows(graph, graph.ops[i]) for i in ops if graph.ops[i].op_type in WINDOW_OPS}
-    return Stage(until, ops, output, inputs, wins)
+    wins = {i: facts.windows[i] for i in ops if i in facts.windows}
+    steps = tuple((i, graph.ops[i].outputs[0], facts.ins[i]) for i in reversed(ops))
+    return Stage(until, ops, output, inputs, wins, steps)
 
 
 def ancestors(graph: Graph, last: int) -> set[int]:
@@ -215,26 +230,26 @@ def propagate(graph: Graph, stage: Stage, axis: int, out: Interval) -> AxisNeeds
     extent: dict[str, Interval] = {stage.output: out}
     reads: dict[tuple[int, str], Interval] = {}
     pads: dict[int, tuple[int, int]] = {}
-    for i in reversed(stage.ops):
-        op = graph.ops[i]
-        region = extent.get(op.outputs[0])
+    sizes = {}
+    for i, out_name, ins in stage.steps:
+        region = extent.get(out_name)
         if region is None:  # only reachable through tensors no stage op reads
-            raise ModelError(f"node {op.name!r}: output not used inside the stage")
-        ins = activation_inputs(graph, op)
-        if i in stage.windows:
-            size = spatial(graph, ins[0])[axis]
-            need, before, after = stage.windows[i][axis].needs(region, size)
+            raise ModelError(f"node {graph.ops[i].name!r}: output not used inside the stage")
+        window = stage.windows.get(i)
+        if window is not None:
+            size = sizes.get(ins[0]) or sizes.setdefault(ins[0], graph.tensors[ins[0]].shape[2 + axis])
+            need, before, after = window[axis].needs(region, size)
             pads[i] = (before, after)
-            wanted = {ins[0]: need}
+            wanted = ((ins[0], need),)
         else:
-            wanted = {t: region for t in ins}
-        for t, need in wanted.items():
+            wanted = tuple((t, region) for t in ins)
+        for t, need in wanted:
             if need[0] >= need[1]:
-                raise ModelError(f"node {op.name!r}: a patch would read no {'rows' if axis == 0 else 'columns'} "
-                                 f"of {t!r}; use a coarser grid")
+                raise ModelError(f"node {graph.ops[i].name!r}: a patch would read no "
+                                 f"{'rows' if axis == 0 else 'columns'} of {t!r}; use a coarser grid")
             reads[(i, t)] = need
             old = extent.get(t)
-            extent[t] = need if old is None else (min(old[0], need[0]), max(old[1], need[1]))
+            extent[t] = need if old is None or old == need else (min(old[0], need[0]), max(old[1], need[1]))
     return AxisNeeds(extent, reads, pads)
 
 
@@ -248,27 +263,33 @@ def check_grid(graph: Graph, stage: Stage, grid: tuple[int, int]) -> None:
                          f"a grid cannot have more patches than rows or columns")
 
 
-def grid_needs(graph: Graph, stage: Stage, grid: tuple[int, int]) -> tuple[list[AxisNeeds], list[AxisNeeds]]:
-    """The backward passes for every row band and every column band of ``grid``."""
+def grid_needs(graph: Graph, stage: Stage, grid: tuple[int, int], memo: dict | None = None
+               ) -> tuple[list[AxisNeeds], list[AxisNeeds]]:
+    """The backward passes for every row band and every column band of ``grid``; ``memo``
+    keeps passes for reuse by other grids of the same stage (strips and squares share rows)."""
     check_grid(graph, stage, grid)
     rows, cols = spatial(graph, stage.output)
-    return ([propagate(graph, stage, 0, iv) for iv in split_axis(rows, grid[0])],
-            [propagate(graph, stage, 1, iv) for iv in split_axis(cols, grid[1])])
+    memo = {} if memo is None else memo
+
+    def run(axis, iv):
+        if (axis, iv) not in memo:
+            memo[(axis, iv)] = propagate(graph, stage, axis, iv)
+        return memo[(axis, iv)]
+
+    return ([run(0, iv) for iv in split_axis(rows, grid[0])], [run(1, iv) for iv in split_axis(cols, grid[1])])
 
 
-def stage_macs(graph: Graph, stage: Stage, row_needs, col_needs) -> tuple[int, int]:
+def stage_macs(graph: Graph, stage: Stage, row_needs, col_needs, facts: Facts | None = None) -> tuple[int, int]:
     """(MACs of the stage untiled, MACs of all its patches): every op here costs MACs in
     proportion to its output's size (``memplan.costs``), so a patch costs its share of area."""
     from ..costs import op_macs
 
     whole = tiled = 0
-    for i in stage.ops:
-        op = graph.ops[i]
-        out = op.outputs[0]
-        macs = op_macs(graph, op)
-        rows, cols = spatial(graph, out)
+    for i, out, _ in stage.steps:
+        macs = facts.macs[i] if facts else op_macs(graph, graph.ops[i])
+        shape = graph.tensors[out].shape
         span_r = sum(n.extent[out][1] - n.extent[out][0] for n in row_needs)
         span_c = sum(n.extent[out][1] - n.extent[out][0] for n in col_needs)
         whole += macs
-        tiled += math.ceil(macs * span_r * span_c / (rows * cols))
+        tiled += -(-macs * span_r * span_c // (shape[2] * shape[3]))
     return whole, tiled
