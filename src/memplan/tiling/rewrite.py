@@ -33,6 +33,8 @@ class Tiled:
     copy_bytes: int  # bytes the assembling concats write
     stage_macs: int  # the stage untiled
     tiled_stage_macs: int  # all patches together
+    stage_output: str = ""  # the tensor the patches assemble (same name as in the original)
+    patches: tuple = ()  # ((rows, cols) of each patch of the stage output), row-major
 
 
 def graph_of(model, source: str = "<model>") -> Graph:
@@ -69,7 +71,10 @@ def tile(model, until: str, grid: tuple[int, int], *, graph: Graph | None = None
     del g.value_info[:]
     g.value_info.extend(keep)
     whole, tiled = stage_macs(graph, stage, row_needs, col_needs)
-    return Tiled(out, until, tuple(grid), builder.copy_bytes, whole, tiled)
+    rows = [n.extent[stage.output] for n in row_needs]
+    cols = [n.extent[stage.output] for n in col_needs]
+    return Tiled(out, until, tuple(grid), builder.copy_bytes, whole, tiled, stage.output,
+                 tuple((r, c) for r in rows for c in cols))
 
 
 def _node_names(nodes) -> list[str]:

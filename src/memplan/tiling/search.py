@@ -67,6 +67,8 @@ class Outcome:
     planned: int
     budget: int | None = None
     search_seconds: float = 0.0  # up to the full plans (candidates and screen)
+    screened: int = 0
+    limit: float = 0.15
 
     @property
     def overhead(self) -> float:
@@ -244,7 +246,7 @@ def search(model, *, max_overhead: float = 0.15, budget: int | None = None, max_
     search_seconds = time.perf_counter() - start
     best = None  # (arena, extra macs, tiled, graph, plan)
     planned = 0
-    for peak, cand, tiled, g in screened[:max_plans]:
+    for peak, cand, tiled, g in screened[:max_plans if budget is None else max(max_plans, 3)]:
         p = plan(g, model=f"{source} (tiled)")
         planned += 1
         key = (p.arena_bytes, cand.extra_macs)
@@ -254,9 +256,11 @@ def search(model, *, max_overhead: float = 0.15, budget: int | None = None, max_
             break
     seconds = time.perf_counter() - start
     if best is None or best[0] >= base.arena_bytes:
-        return Outcome(None, graph, base, base, macs, macs, seconds, len(found), planned, budget, search_seconds)
+        return Outcome(None, graph, base, base, macs, macs, seconds, len(found), planned, budget, search_seconds,
+                       len(screened), max_overhead)
     _, extra, tiled, g, p = best
-    return Outcome(tiled, g, p, base, macs, macs + extra, seconds, len(found), planned, budget, search_seconds)
+    return Outcome(tiled, g, p, base, macs, macs + extra, seconds, len(found), planned, budget, search_seconds,
+                       len(screened), max_overhead)
 
 
 def _screen(model, graph, found, budget, max_screens, source):
