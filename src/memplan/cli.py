@@ -143,6 +143,36 @@ def sharing_from_context():
     return Sharing(chosen.get("views", True), chosen.get("inplace", True), chosen.get("concat", True))
 
 
+def tile_options(fn):
+    """``--tile auto`` and ``--max-overhead`` (plan, verify)."""
+    fn = click.option("--max-overhead", default=0.15, show_default=True, type=float,
+                      help="With --tile auto: the most extra MACs a tiling may cost (0.15 = 15%).")(fn)
+    return click.option("--tile", default=None, type=click.Choice(["auto"]),
+                        help="Patch-based execution of the first stage: search the split and grid "
+                             "(smallest arena within --max-overhead, or least overhead within --budget).")(fn)
+
+
+def onnx_proto(spec: str, input_shapes: tuple[str, ...], command: str):
+    """(path, display name, ModelProto) of an ONNX model to tile."""
+    from .tiling import load_proto
+    from .zoo import resolve
+
+    onnx_only(spec, command, "an ONNX model (tiling of .tflite models is not written yet)")
+    path, name = resolve(spec)
+    return path, name, load_proto(path, parse_input_shapes(input_shapes))
+
+
+def tile_search(model, input_shapes, max_overhead, budget_bytes, algorithm, order, alignment, io_in_arena,
+                time_limit, seed, path=None):
+    """The tiling search with the same planner options as a plain ``plan`` of the tiled file."""
+    from .tiling.search import check_overhead, search
+
+    check_overhead(max_overhead)
+    path_, name, proto = onnx_proto(path or model, input_shapes, "plan --tile")
+    planner = lambda g, model: make_plan(g, model, algorithm, order, alignment, io_in_arena, time_limit, seed)  # noqa: E731
+    return search(proto, max_overhead=max_overhead, budget=budget_bytes, source=model, plan=planner)
+
+
 def make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed):
     from .planner import plan
 
@@ -169,9 +199,10 @@ def make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit
                    "auto chooses per weight tensor.")
 @click.option("--objective", default="bytes", show_default=True, type=click.Choice(["bytes", "time"]),
               help="With --device: what spilling minimises.")
+@tile_options
 @user_errors
 def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
-                 budget, json_path, picture, steps, device, dtype, weight_mode, objective):
+                 budget, json_path, picture, steps, device, dtype, weight_mode, objective, tile, max_overhead):
     """Plan MODEL (an .onnx path or zoo:NAME) and print the report."""
     from .report.text import step_picture, summary_table
     from .units import parse_size
@@ -182,12 +213,20 @@ def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
         from .devices import load_device
 
         target = load_device(device)
-    graph = load_model(model, input_shapes)
+    if tile:
+        if dtype is not None:
+            raise InputError("--tile auto does not combine with --dtype yet")
+        outcome = tile_search(model, input_shapes, max_overhead, budget_bytes,
+                              algorithm, order, alignment, io_in_arena, time_limit, seed)
+        graph, result = outcome.graph, outcome.plan
+    else:
+        graph = load_model(model, input_shapes)
     if dtype is not None:
         from .quantize import with_dtype
 
         graph = with_dtype(graph, dtype)
-    result = make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
+    if not tile:
+        result = make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
     if json_path:
         from .report.plan_json import write_plan
 
@@ -198,6 +237,10 @@ def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
         save_figure(memory_figure(result, graph), picture)
     out = _stdout()
     out.print(summary_table(result, graph, budget_bytes))
+    if tile:
+        from .tiling.report import tiling_lines
+
+        out.print("\n".join(tiling_lines(outcome)), highlight=False, markup=False)
     if steps:
         out.print(step_picture(result), highlight=False, markup=False)
     if target is not None:
@@ -248,9 +291,10 @@ def alloc_cli_command(problem_file, capacity, algorithm, output, time_limit, see
 @click.option("--rtol", default=1e-4, show_default=True, type=float)
 @click.option("--atol", default=1e-5, show_default=True, type=float)
 @click.option("--corrupt", is_flag=True, help="Overlap two live buffers on purpose: the run must fail.")
+@tile_options
 @user_errors
 def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
-                   plan_path, random_weights, rtol, atol, corrupt):
+                   plan_path, random_weights, rtol, atol, corrupt, tile, max_overhead):
     """Run MODEL inside its planned arena and compare with onnxruntime (exit 0 only if they match)."""
     import tempfile
 
@@ -265,8 +309,17 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
     with tempfile.TemporaryDirectory() as tmp:
         if random_weights:
             path = randomize_weights(path, os.path.join(tmp, "random.onnx"), seed)
-        graph = load_model(path, input_shapes)
-        if plan_path:
+        if tile:
+            if plan_path:
+                raise InputError("--tile auto plans the tiled model itself; drop --plan")
+            outcome = tile_search(model, input_shapes, max_overhead, None, algorithm, order, alignment,
+                                  io_in_arena, time_limit, seed, path=path)
+            graph, result = outcome.graph, outcome.plan
+        else:
+            graph = load_model(path, input_shapes)
+        if tile:
+            pass
+        elif plan_path:
             from .report.plan_json import read_plan
 
             result = read_plan(plan_path)
@@ -280,7 +333,17 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
             result, (a, b) = corrupt_plan(result)
             out.print(f"corrupted: buffer {b} moved onto buffer {a}; the validator says: "
                       f"{check_plan(graph, result)[0]}", markup=False)
-        proof = prove(path, graph, result, seed=seed, rtol=rtol, atol=atol)
+        if tile and outcome.tiled is not None:
+            from .tiling.prove import prove_tiled
+
+            proof = prove_tiled(path, outcome.tiled.model, graph, result, stage_output=outcome.tiled.stage_output,
+                                seed=seed, rtol=rtol, atol=atol)
+        else:
+            proof = prove(path, graph, result, seed=seed, rtol=rtol, atol=atol)
+    if tile:
+        from .tiling.report import tiling_lines
+
+        out.print("\n".join(tiling_lines(outcome)), highlight=False, markup=False)
     out.print(_proof_table(model, result, proof, rtol, atol))
     if not proof.ok:
         bad = proof.first_failure
@@ -303,6 +366,50 @@ def _proof_table(model, plan, proof, rtol, atol):
                      f"arena {plan.arena_bytes:,} B, {plan.algorithm}; executor {proof.arena_seconds:.2f} s, "
                      f"onnxruntime {proof.reference_seconds:.2f} s")
     return table
+
+
+@app.command("tile")
+@click.argument("model")
+@plan_options
+@click.option("-o", "--output", required=True, metavar="PATH", help="The tiled .onnx to write.")
+@click.option("--grid", default=None, metavar="ROWSxCOLS", help="Patch grid, e.g. 4x4, or 8x1 for row strips.")
+@click.option("--until", default=None, metavar="NODE", help="The last node of the tiled stage.")
+@click.option("--auto", is_flag=True, help="Choose the split and grid (as plan --tile auto).")
+@click.option("--max-overhead", default=0.15, show_default=True, type=float,
+              help="With --auto: the most extra MACs a tiling may cost (0.15 = 15%).")
+@click.option("--budget", default=None, help="With --auto: the least-overhead tiling whose arena fits this.")
+@user_errors
+def tile_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
+                 output, grid, until, auto, max_overhead, budget):
+    """Write MODEL with its first stage computed patch by patch (an ordinary ONNX file)."""
+    from .fileio import write_atomic
+    from .units import parse_size
+
+    if auto == bool(grid or until) or (not auto and not (grid and until)):
+        raise InputError("give either --auto or both --grid and --until")
+    out = _stdout()
+    if auto:
+        from .tiling.report import tiling_lines
+
+        outcome = tile_search(model, input_shapes, max_overhead, parse_size(budget) if budget else None,
+                              algorithm, order, alignment, io_in_arena, time_limit, seed)
+        if outcome.tiled is None:
+            raise PlanError(f"{model}: no tiling lowers the arena within {max_overhead:.0%} extra MACs; nothing written")
+        write_atomic(output, outcome.tiled.model.SerializeToString())
+        out.print("\n".join(tiling_lines(outcome)), highlight=False, markup=False)
+    else:
+        from .costs import total_macs
+        from .tiling import tile as tile_model
+        from .tiling.report import parse_grid, tile_lines
+        from .tiling.rewrite import graph_of
+
+        shape = parse_grid(grid)
+        _, name, proto = onnx_proto(model, input_shapes, "tile")
+        graph = graph_of(proto, source=name)
+        tiled = tile_model(proto, until, shape, graph=graph)
+        write_atomic(output, tiled.model.SerializeToString())
+        out.print("\n".join(tile_lines(tiled, total_macs(graph))), highlight=False, markup=False)
+    out.print(f"wrote {output}", highlight=False, markup=False)
 
 
 @app.command("zoo")
