@@ -59,7 +59,8 @@ def plain_net(shape=(1, 3, 23, 19), opset=13):
     x = n.op("Relu", [n.conv("x", 3, 8, k=3, stride=2, name="c1")])
     x = n.op("Relu", [n.bn(n.conv(x, 8, 8, k=3, dilation=2, name="c2"), 8)])
     x = n.conv(x, 8, 16, k=3, group=4, name="c3")
-    x = n.op("MaxPool", [x], name="mp", kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    ceil = {"ceil_mode": 1} if opset >= 10 else {"pads": [0, 0, 1, 1]}  # the same output size
+    x = n.op("MaxPool", [x], name="mp", kernel_shape=[3, 3], strides=[2, 2], **ceil)
     x = n.op("AveragePool", [x], name="ap", kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1])
     x = n.op("Relu", [n.conv(x, 16, 16, k=1, name="c4")], name="last")
     g = n.op("GlobalAveragePool", [x], name="gap")
