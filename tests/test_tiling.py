@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import pytest
 
-from tiling_nets import Net, branchy_net, plain_net
+from tiling_nets import Net, branchy_net, plain_net, shuffle_net
 
 from memplan.costs import total_macs
 from memplan.errors import InputError, ModelError
@@ -63,6 +63,18 @@ def test_branchy_net_tiled_equals_original(until):
         np.testing.assert_allclose(got[0], ref[0], rtol=1e-5, atol=1e-5, err_msg=f"{until} {grid}")
 
 
+@pytest.mark.parametrize("until", ["merge", "dw", "unit"])
+def test_channel_shuffle_tiled_equals_original(until):
+    """Reshape/Transpose that keep the spatial axes run per patch (each patch's Reshape gets
+    its own target shape)."""
+    model = shuffle_net()
+    x = input_of(model)
+    ref = ort_run(model, x)
+    for grid in GRIDS:
+        got = ort_run(tile(model, until, grid).model, x)
+        np.testing.assert_allclose(got[0], ref[0], rtol=1e-5, atol=1e-5, err_msg=f"{until} {grid}")
+
+
 def test_window_needs_by_hand():
     """3x3, stride 1, pad 1 on 32 rows: rows [8, 16) need [7, 17) unpadded; [0, 8) need
     [0, 9) with one padded row on top; [24, 32) need [23, 32) with one below."""
@@ -108,6 +120,11 @@ def test_untileable_until_is_named(until, needle):
     with pytest.raises(ModelError, match=needle) as info:
         tile(plain_net(), until, (2, 2))
     assert repr(until) in str(info.value)
+
+
+def test_shuffle_output_of_rank_5_cannot_end_a_stage():
+    with pytest.raises(ModelError, match="not 4-D"):
+        tile(shuffle_net(), "swap", (2, 2))
 
 
 def test_split_inside_a_residual_block_is_refused():

@@ -81,3 +81,21 @@ def branchy_net(shape=(1, 4, 20, 17)):
     cat = n.op("Concat", [br1, br2, br3], name="cat", axis=1)
     y = n.conv(cat, 16, 8, k=3, stride=2, auto_pad="SAME_UPPER", name="down")
     return n.model([n.op("Relu", [y], name="out")])
+
+
+def shuffle_net(shape=(1, 8, 18, 14), groups=2):
+    """A ShuffleNet unit: grouped 1x1 conv, channel shuffle (Reshape -> Transpose ->
+    Reshape with constant shapes), depthwise 3x3 stride 2, then a concat with a pooled
+    shortcut."""
+    n = Net(shape)
+    c, h, w = shape[1], shape[2], shape[3]
+    x = n.op("Relu", [n.conv("x", c, 16, k=1, group=groups, name="g1")])
+    n.inits.append(numpy_helper.from_array(np.array([1, groups, 16 // groups, h, w], dtype=np.int64), "s5"))
+    n.inits.append(numpy_helper.from_array(np.array([1, 16, h, w], dtype=np.int64), "s4"))
+    x = n.op("Reshape", [x, "s5"], name="split")
+    x = n.op("Transpose", [x], name="swap", perm=[0, 2, 1, 3, 4])
+    x = n.op("Reshape", [x, "s4"], name="merge")
+    x = n.conv(x, 16, 16, k=3, stride=2, group=16, name="dw")
+    short = n.op("AveragePool", ["x"], name="short", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    y = n.op("Relu", [n.op("Concat", [x, short], name="cat", axis=1)], name="unit")
+    return n.model([n.op("GlobalAveragePool", [y], name="gap")])

@@ -9,7 +9,8 @@ rows/columns to input rows/columns on its own, axis by axis, in NCHW:
   to the tensor, and the part that fell outside becomes the patch's own padding (so border
   patches keep the original padding on their border sides and interior sides get none);
 - pointwise ops (activations, BatchNormalization, LRN across channels, Dropout, elementwise
-  ``Add``/``Mul``/``Sum``… of same-sized tensors, ``Concat`` along channels): the same region.
+  ``Add``/``Mul``/``Sum``… of same-sized tensors, ``Concat`` along channels): the same region;
+- a channel shuffle (``Reshape``/``Transpose`` that keep the last two axes): the same region.
 
 Rows and columns propagate independently (every supported op is separable), so a grid
 ``gh x gw`` costs ``gh + gw`` backward passes, not ``gh * gw``. Intervals are half-open
@@ -32,6 +33,7 @@ from ..ir import Graph, Op
 Interval = tuple[int, int]
 
 WINDOW_OPS = frozenset({"Conv", "MaxPool", "AveragePool"})
+SHUFFLE_OPS = frozenset({"Reshape", "Transpose"})  # when they keep the spatial axes (channel shuffle)
 POINTWISE_OPS = frozenset({
     "Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Softplus",
     "Softsign", "Clip", "Mish", "Gelu", "Erf", "Neg", "Abs", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil",
@@ -49,9 +51,7 @@ WHOLE_TENSOR_OPS = {
     "Softmax": "Softmax normalises over a whole axis",
     "Resize": "Resize maps positions by a scale",
     "Upsample": "Upsample maps positions by a scale",
-    "Reshape": "Reshape moves elements between positions",
     "Flatten": "Flatten moves elements between positions",
-    "Transpose": "Transpose moves elements between positions",
     "InstanceNormalization": "a normalisation over the whole spatial extent",
 }
 
@@ -88,7 +88,7 @@ class Stage:
 
 def spatial(graph: Graph, name: str) -> tuple[int, int]:
     shape = graph.tensors[name].shape
-    return shape[2], shape[3]
+    return shape[-2], shape[-1]
 
 
 def activation_inputs(graph: Graph, op: Op) -> list[str]:
@@ -100,6 +100,8 @@ def why_untileable(graph: Graph, op: Op) -> str | None:
     kind = op.op_type
     if kind in WHOLE_TENSOR_OPS:
         return WHOLE_TENSOR_OPS[kind]
+    if kind in SHUFFLE_OPS:
+        return _why_not_shuffle(graph, op)
     if kind not in WINDOW_OPS and kind not in POINTWISE_OPS:
         return f"{kind} has no receptive-field rule"
     out = op.outputs[0]
@@ -118,6 +120,26 @@ def why_untileable(graph: Graph, op: Op) -> str | None:
         return "Conv whose data input is a weight"
     if kind in WINDOW_OPS and ins[1:]:
         return f"{kind} with a computed weight"
+    return None
+
+
+def _why_not_shuffle(graph: Graph, op: Op) -> str | None:
+    """Reshape/Transpose are tileable when they leave the last two (spatial) axes alone, as a
+    channel shuffle does (``[1,C,H,W] -> [1,g,C/g,H,W] -> transpose -> [1,C,H,W]``): a patch
+    is then the same op on its own rows and columns."""
+    ins = activation_inputs(graph, op)
+    out = op.outputs[0]
+    if len(ins) != 1 or not out or any(op.outputs[1:]):
+        return f"{op.op_type} here has more than one data input or output"
+    x, y = graph.tensors[ins[0]].shape, graph.tensors[out].shape
+    if len(x) < 3 or len(y) < 3 or x[-2:] != y[-2:]:
+        return f"{op.op_type} moves elements between spatial positions"
+    if op.op_type == "Transpose":
+        perm = list(op.attrs.get("perm") or range(len(x))[::-1])
+        if perm[-2:] != [len(x) - 2, len(x) - 1]:
+            return "Transpose moves the spatial axes"
+    elif len(op.inputs) < 2 or graph.tensors[op.inputs[1]].kind != "weight":
+        return "Reshape with a computed shape"
     return None
 
 
@@ -170,6 +192,8 @@ def find_stage(graph: Graph, until: str, facts: Facts | None = None) -> Stage:
     reason = facts.reason[index[until]]
     if reason:
         raise ModelError(f"--until {until!r} cannot end a tiled stage: {last.op_type} ({reason})")
+    if len(graph.tensors[last.outputs[0]].shape) != 4:
+        raise ModelError(f"--until {until!r} cannot end a tiled stage: its output is not 4-D NCHW")
     members = ancestors(graph, index[until])
     for i in sorted(members):
         op = graph.ops[i]
@@ -237,7 +261,7 @@ def propagate(graph: Graph, stage: Stage, axis: int, out: Interval) -> AxisNeeds
             raise ModelError(f"node {graph.ops[i].name!r}: output not used inside the stage")
         window = stage.windows.get(i)
         if window is not None:
-            size = sizes.get(ins[0]) or sizes.setdefault(ins[0], graph.tensors[ins[0]].shape[2 + axis])
+            size = sizes.get(ins[0]) or sizes.setdefault(ins[0], graph.tensors[ins[0]].shape[-2 + axis])
             need, before, after = window[axis].needs(region, size)
             pads[i] = (before, after)
             wanted = ((ins[0], need),)
@@ -291,5 +315,5 @@ def stage_macs(graph: Graph, stage: Stage, row_needs, col_needs, facts: Facts | 
         span_r = sum(n.extent[out][1] - n.extent[out][0] for n in row_needs)
         span_c = sum(n.extent[out][1] - n.extent[out][0] for n in col_needs)
         whole += macs
-        tiled += -(-macs * span_r * span_c // (shape[2] * shape[3]))
+        tiled += -(-macs * span_r * span_c // (shape[-2] * shape[-1]))
     return whole, tiled

@@ -58,7 +58,7 @@ def tile(model, until: str, grid: tuple[int, int], *, graph: Graph | None = None
     names = _node_names(nodes)
     stage_names = {graph.ops[i].name for i in stage.ops}
     at = names.index(until)
-    builder = _Builder(graph, stage, _opset(model), {n: nd for n, nd in zip(names, nodes)})
+    builder = _Builder(graph, stage, _opset(model), {n: nd for n, nd in zip(names, nodes)}, _Constants(model))
     patches = [[builder.patch(r, c, rn, cn) for c, cn in enumerate(col_needs)] for r, rn in enumerate(row_needs)]
     builder.assemble(patches)
     before = [nd for n, nd in zip(names[:at], nodes[:at]) if n not in stage_names]
@@ -97,8 +97,9 @@ def _opset(model) -> int:
 class _Builder:
     """Accumulates the nodes and initializers of the patches and the assembly."""
 
-    def __init__(self, graph: Graph, stage: Stage, opset: int, proto_nodes):
+    def __init__(self, graph: Graph, stage: Stage, opset: int, proto_nodes, constants):
         self.graph, self.stage, self.opset, self.proto = graph, stage, opset, proto_nodes
+        self.constants = constants
         self.nodes, self.initializers, self.copy_bytes = [], [], 0
 
     def patch(self, r: int, c: int, rows: AxisNeeds, cols: AxisNeeds) -> str:
@@ -121,6 +122,8 @@ class _Builder:
             local[op.outputs[0]] = node.output[0] = op.outputs[0] + tag
             if i in stage.windows:
                 _set_pads(node, rows.pads[i], cols.pads[i])
+            if op.op_type == "Reshape":
+                node.input[1] = self._patch_shape(op, tag, rows.extent[op.outputs[0]], cols.extent[op.outputs[0]])
             self.nodes.append(node)
         return local[stage.output]
 
@@ -138,17 +141,31 @@ class _Builder:
         name = f"{t}{tag}__slice{len(self.nodes)}"
         starts = [need[0][0] - origin[0], need[1][0] - origin[1]]
         ends = [need[0][1] - origin[0], need[1][1] - origin[1]]
-        self.nodes.append(self._slice(base, name, starts, ends))
+        self.nodes.append(self._slice(base, name, starts, ends, len(self.graph.tensors[t].shape)))
         return name
 
-    def _slice(self, src: str, dst: str, starts, ends):
+    def _patch_shape(self, op, tag, rows, cols) -> str:
+        """A channel-shuffle Reshape's target shape with the patch's rows and columns."""
+        from onnx import numpy_helper
+
+        shape = np.array(self.constants(op.inputs[1]), dtype=np.int64).copy()
+        full = self.graph.tensors[op.outputs[0]].shape
+        if shape.ndim != 1 or len(shape) != len(full) or tuple(shape[-2:]) != tuple(full[-2:]):
+            raise ModelError(f"node {op.name!r}: Reshape's shape {shape.tolist()} does not spell out the spatial size")
+        shape[-2:] = (rows[1] - rows[0], cols[1] - cols[0])
+        name = f"{op.inputs[1]}{tag}__{op.name}"
+        self.initializers.append(numpy_helper.from_array(shape, name))
+        return name
+
+    def _slice(self, src: str, dst: str, starts, ends, rank: int):
         import onnx
         from onnx import numpy_helper
 
+        axes = [rank - 2, rank - 1]  # the spatial axes
         if self.opset < 10:
-            return onnx.helper.make_node("Slice", [src], [dst], name=dst, starts=starts, ends=ends, axes=[2, 3])
+            return onnx.helper.make_node("Slice", [src], [dst], name=dst, starts=starts, ends=ends, axes=axes)
         names = [f"{dst}__{k}" for k in ("starts", "ends", "axes")]
-        for n, v in zip(names, (starts, ends, [2, 3])):
+        for n, v in zip(names, (starts, ends, axes)):
             self.initializers.append(numpy_helper.from_array(np.array(v, dtype=np.int64), n))
         return onnx.helper.make_node("Slice", [src] + names, [dst], name=dst)
 
@@ -170,6 +187,25 @@ class _Builder:
                                                     axis=2))
         levels = (len(patches) > 1) + (len(patches[0]) > 1)
         self.copy_bytes = levels * self.graph.tensors[out].nbytes
+
+
+class _Constants:
+    """Values of initializers and Constant-node outputs, by tensor name (read on demand)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, name: str):
+        import onnx
+        from onnx import numpy_helper
+
+        for init in self.model.graph.initializer:
+            if init.name == name:
+                return numpy_helper.to_array(init)
+        for node in self.model.graph.node:
+            if node.op_type == "Constant" and node.output[0] == name:
+                return numpy_helper.to_array(onnx.helper.get_attribute_value(node.attribute[0]))
+        raise ModelError(f"tensor {name!r}: not a stored constant, so its value cannot be rewritten per patch")
 
 
 def _set_pads(node, rows: tuple[int, int], cols: tuple[int, int]) -> None:

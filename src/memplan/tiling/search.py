@@ -105,7 +105,7 @@ def splits(graph: Graph, facts: Facts) -> list[int]:
                 leaves[i] |= 1 << len(graph.ops)  # "read" after the graph
     result = []
     for u in range(len(graph.ops)):
-        if not ok[u]:
+        if not ok[u] or len(graph.tensors[graph.ops[u].outputs[0]].shape) != 4:
             continue
         members = anc[u]
         inside = members & ~(1 << u)
@@ -157,10 +157,9 @@ def candidate_bound(graph: Graph, stage, row_needs, col_needs) -> int:
     """The lower bound of step 2 for one (split, grid), without the ops after the stage."""
     def region_bytes(t, key_rows, key_cols):
         shape = graph.tensors[t].shape
-        item = graph.tensors[t].nbytes // max(1, shape[0] * shape[1] * shape[2] * shape[3])
         h = max(key_rows(n, t) for n in row_needs)
         w = max(key_cols(n, t) for n in col_needs)
-        return shape[0] * shape[1] * h * w * item
+        return graph.tensors[t].nbytes * h * w // (shape[-2] * shape[-1])
 
     extent = lambda n, t: n.extent[t][1] - n.extent[t][0]  # noqa: E731
     bound = 2 * graph.tensors[stage.output].nbytes
@@ -196,7 +195,7 @@ def candidates(graph: Graph, max_overhead: float, *, skip_at_least: int | None =
         if skip_at_least is not None and floor >= skip_at_least:
             continue
         stage, memo = find_stage(graph, name, facts), {}
-        rows, cols = out.shape[2], out.shape[3]
+        rows, cols = out.shape[-2], out.shape[-1]
         for family in GRID_FAMILIES:  # coarse to fine: the first over the limit ends the family
             for grid in family:
                 if grid[0] > rows or grid[1] > cols or not over[grid].isdisjoint(members_of[u]):
