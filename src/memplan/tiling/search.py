@@ -28,6 +28,8 @@ fits.
 from __future__ import annotations
 
 import time
+
+import numpy as np
 from dataclasses import dataclass
 
 from ..costs import total_macs
@@ -231,13 +233,63 @@ def order_peak(graph: Graph) -> int:
     return order_and_storage(graph, "file", sharing=Sharing())[0].peak
 
 
+LIGHT_ELEMENTS = 1024
+
+
+def light_model(model):
+    """``model`` with every float initializer above ``LIGHT_ELEMENTS`` elements built by a
+    ``ConstantOfShape`` node instead (as the zoo's light models are): the same graph, shapes
+    and weight sizes, so the same plans, at a fraction of the bytes. Every node is named first
+    (with the importer's names), so that names do not move. ``model`` itself when nothing is
+    large."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from .rewrite import _node_names
+
+    big = [t for t in model.graph.initializer if t.data_type in (1, 10, 11, 16) and _numel(t.dims) > LIGHT_ELEMENTS]
+    if not big:
+        return model
+    light = onnx.ModelProto()
+    light.CopyFrom(model)
+    g = light.graph
+    for node, name in zip(g.node, _node_names(list(g.node))):
+        node.name = name
+    names = {t.name for t in big}
+    keep = [t for t in g.initializer if t.name not in names]
+    nodes = []
+    for t in big:
+        dims = numpy_helper.from_array(np.array(list(t.dims), dtype=np.int64), f"{t.name}__shape")
+        keep.append(dims)
+        zero = helper.make_tensor("value", t.data_type, [1], [0])
+        nodes.append(helper.make_node("ConstantOfShape", [dims.name], [t.name], name=f"{t.name}__light", value=zero))
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    rest = list(g.node)
+    del g.node[:]
+    g.node.extend(nodes + rest)
+    declared = [i for i in g.input if i.name not in names]  # IR < 4 lists initializers as inputs
+    del g.input[:]
+    g.input.extend(declared)
+    return light
+
+
+def _numel(dims) -> int:
+    n = 1
+    for d in dims:
+        n *= int(d)
+    return n
+
+
 def search(model, *, max_overhead: float = 0.15, budget: int | None = None, max_screens: int = 40,
-           max_plans: int = 1, source: str = "<model>", graph: Graph | None = None, plan=plan_graph) -> Outcome:
+           max_plans: int = 1, source: str = "<model>", plan=plan_graph) -> Outcome:
     """The best tiling of ``model`` (an onnx.ModelProto); see the module docstring. ``plan``
     is the full planner (``memplan.planner.plan`` with its defaults, or the CLI's options)."""
     check_overhead(max_overhead)
     start = time.perf_counter()
-    graph = graph or graph_of(model, source=source)
+    real = model
+    model = light_model(model)  # the screen copies and re-reads the model many times
+    graph = graph_of(model, source=source)
     base = plan(graph, model=source)
     macs = total_macs(graph)
     found = candidates(graph, max_overhead, skip_at_least=base.arena_bytes)
@@ -245,7 +297,12 @@ def search(model, *, max_overhead: float = 0.15, budget: int | None = None, max_
     search_seconds = time.perf_counter() - start
     best = None  # (arena, extra macs, tiled, graph, plan)
     planned = 0
+    real_graph = None
     for peak, cand, tiled, g in screened[:max_plans if budget is None else max(max_plans, 3)]:
+        if real is not model:  # the chosen tiling, now with the real weights
+            real_graph = real_graph or graph_of(real, source=source)
+            tiled = tile(real, cand.until, cand.grid, graph=real_graph)
+            g = tiled_graph(tiled, f"{source} (tiled)")
         p = plan(g, model=f"{source} (tiled)")
         planned += 1
         key = (p.arena_bytes, cand.extra_macs)
@@ -255,6 +312,9 @@ def search(model, *, max_overhead: float = 0.15, budget: int | None = None, max_
             break
     seconds = time.perf_counter() - start
     if best is None or best[0] >= base.arena_bytes:
+        if real is not model:
+            graph = real_graph or graph_of(real, source=source)
+            base = plan(graph, model=source)
         return Outcome(None, graph, base, base, macs, macs, seconds, len(found), planned, budget, search_seconds,
                        len(screened), max_overhead)
     _, extra, tiled, g, p = best
