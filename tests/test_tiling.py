@@ -8,14 +8,13 @@ import sys
 import numpy as np
 import onnx
 import pytest
-
 from tiling_nets import Net, branchy_net, plain_net, shuffle_net
 
 from memplan.costs import total_macs
 from memplan.errors import InputError, ModelError
 from memplan.planner import plan
 from memplan.tiling import tile
-from memplan.tiling.receptive import Window, find_stage, split_axis
+from memplan.tiling.receptive import Window, split_axis
 from memplan.tiling.report import parse_grid
 from memplan.tiling.rewrite import graph_of
 from memplan.tiling.search import search, tiled_graph
@@ -156,9 +155,9 @@ def test_search_lowers_the_arena_and_the_file_plans_the_same():
     assert 0 < outcome.overhead <= 0.3
     again = plan(graph_of(onnx.load_from_string(outcome.tiled.model.SerializeToString())))
     assert again.arena_bytes == outcome.plan.arena_bytes
-    from memplan.tiling.prove import prove_tiled
-
     import tempfile
+
+    from memplan.tiling.prove import prove_tiled
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "net.onnx")

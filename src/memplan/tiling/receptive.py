@@ -24,8 +24,8 @@ rows [7, 17) with no padding; rows [0, 8) need input rows [0, 9) with one padded
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from ..errors import ModelError
 from ..ir import Graph, Op

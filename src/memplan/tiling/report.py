@@ -31,12 +31,12 @@ def tiling_lines(outcome) -> list[str]:
     lines += [
         f"arena tiled   {format_size(plan.arena_bytes)} ({plan.arena_bytes:,} B), {ratio:.2f}x smaller",
         f"MACs {outcome.macs_before:,} -> {outcome.macs_after:,} ({outcome.overhead:+.1%})",
-        f"split after node {t.until!r} (tensor {t.stage_output!r}), grid {t.grid[0]}x{t.grid[1]} "
-        f"({len(t.patches)} patches)",
+        (f"split after node {t.until!r} (tensor {t.stage_output!r}), grid {t.grid[0]}x{t.grid[1]} "
+         f"({len(t.patches)} patches)"),
         f"assembly copies {format_size(t.copy_bytes)} ({t.copy_bytes:,} B: NCHW patches are not contiguous)",
         f"peak step {plan.peak_step}: {plan.order[plan.peak_step]}",
-        f"search {outcome.search_seconds:.1f} s ({outcome.candidates} candidates, {outcome.screened} screened, "
-        f"{outcome.planned} planned); total {outcome.seconds:.1f} s",
+        (f"search {outcome.search_seconds:.1f} s ({outcome.candidates} candidates, {outcome.screened} screened, "
+         f"{outcome.planned} planned); total {outcome.seconds:.1f} s"),
     ]
     if outcome.budget is not None:
         lines.append(f"budget {format_size(outcome.budget)}: {'fits' if outcome.fits else 'does NOT fit'}")

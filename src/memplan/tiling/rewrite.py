@@ -20,7 +20,15 @@ import numpy as np
 
 from ..errors import ModelError
 from ..ir import Graph
-from .receptive import AxisNeeds, Stage, activation_inputs, find_stage, grid_needs, spatial, stage_macs
+from .receptive import (
+    AxisNeeds,
+    Stage,
+    activation_inputs,
+    find_stage,
+    grid_needs,
+    spatial,
+    stage_macs,
+)
 
 
 @dataclass(frozen=True)
@@ -230,4 +238,4 @@ def check_names(model, until: str) -> None:
         raise ModelError(f"--until {until!r}: no such node")
 
 
-__all__ = ["Tiled", "tile", "graph_of", "load_proto", "activation_inputs"]
+__all__ = ["Tiled", "activation_inputs", "graph_of", "load_proto", "tile"]

@@ -28,15 +28,24 @@ fits.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
-from dataclasses import dataclass
 
 from ..costs import total_macs
 from ..errors import InputError, ModelError
 from ..ir import Graph
-from ..planner import Plan, plan as plan_graph
-from .receptive import WINDOW_OPS, Facts, activation_inputs, ancestors, find_stage, grid_needs, stage_macs
+from ..planner import Plan
+from ..planner import plan as plan_graph
+from .receptive import (
+    WINDOW_OPS,
+    Facts,
+    activation_inputs,
+    ancestors,
+    find_stage,
+    grid_needs,
+    stage_macs,
+)
 from .rewrite import Tiled, graph_of, tile
 
 GRID_FAMILIES = (((2, 1), (3, 1), (4, 1), (6, 1), (8, 1), (12, 1), (16, 1)),  # strips
@@ -163,7 +172,7 @@ def candidate_bound(graph: Graph, stage, row_needs, col_needs) -> int:
         w = max(key_cols(n, t) for n in col_needs)
         return graph.tensors[t].nbytes * h * w // (shape[-2] * shape[-1])
 
-    extent = lambda n, t: n.extent[t][1] - n.extent[t][0]  # noqa: E731
+    extent = lambda n, t: n.extent[t][1] - n.extent[t][0]
     bound = 2 * graph.tensors[stage.output].nbytes
     for x in stage.inputs:
         bound = max(bound, graph.tensors[x].nbytes + region_bytes(x, extent, extent))
@@ -171,7 +180,7 @@ def candidate_bound(graph: Graph, stage, row_needs, col_needs) -> int:
         outs = region_bytes(out, extent, extent)
         ins = []
         for t in reads:
-            read = lambda n, t, i=i: n.reads[(i, t)][1] - n.reads[(i, t)][0]  # noqa: E731
+            read = lambda n, t, i=i: n.reads[(i, t)][1] - n.reads[(i, t)][0]
             ins.append(region_bytes(t, read, read))
         bound = max(bound, sum(ins) + outs if graph.ops[i].op_type in DENSE_OPS else max(ins + [outs]))
     return bound
