@@ -168,8 +168,11 @@ def tile_search(model, input_shapes, max_overhead, budget_bytes, algorithm, orde
     from .tiling.search import check_overhead, search
 
     check_overhead(max_overhead)
-    path_, name, proto = onnx_proto(path or model, input_shapes, "plan --tile")
-    planner = lambda g, model: make_plan(g, model, algorithm, order, alignment, io_in_arena, time_limit, seed)  # noqa: E731
+    _, _, proto = onnx_proto(path or model, input_shapes, "plan --tile")
+
+    def planner(g, model):
+        return make_plan(g, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
+
     return search(proto, max_overhead=max_overhead, budget=budget_bytes, source=model, plan=planner)
 
 
