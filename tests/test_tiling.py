@@ -141,14 +141,28 @@ def test_bad_grids():
     assert parse_grid("8x1") == (8, 1) and parse_grid("4X4") == (4, 4)
 
 
-def test_search_lowers_the_arena_and_the_file_plans_the_same():
+def peaky_net():
     """A net whose peak is its first, high-resolution layers."""
     n = Net((1, 3, 64, 64))
     x = n.op("Relu", [n.conv("x", 3, 32, k=3, name="c1")])
     x = n.op("Relu", [n.conv(x, 32, 32, k=3, stride=2, name="c2")])
     x = n.op("MaxPool", [x], name="mp", kernel_shape=[2, 2], strides=[2, 2])
     x = n.op("Relu", [n.conv(x, 32, 16, k=3, name="c3")])
-    model = n.model([n.op("GlobalAveragePool", [x], name="gap")])
+    return n.model([n.op("GlobalAveragePool", [x], name="gap")])
+
+
+def test_budget_takes_the_least_overhead_tiling_that_fits():
+    model = peaky_net()
+    smallest = search(model, max_overhead=0.3)
+    budget = (smallest.plan.arena_bytes + smallest.base_plan.arena_bytes) // 2
+    fitted = search(model, max_overhead=0.3, budget=budget)
+    assert fitted.fits and fitted.plan.arena_bytes <= budget
+    assert fitted.overhead <= smallest.overhead
+    assert search(model, max_overhead=0.3, budget=1000).fits is False
+
+
+def test_search_lowers_the_arena_and_the_file_plans_the_same():
+    model = peaky_net()
     outcome = search(model, max_overhead=0.3)
     assert outcome.tiled is not None
     assert outcome.plan.arena_bytes < outcome.base_plan.arena_bytes
