@@ -157,7 +157,8 @@ def onnx_proto(spec: str, input_shapes: tuple[str, ...], command: str):
     from .tiling import load_proto
     from .zoo import resolve
 
-    onnx_only(spec, command, "an ONNX model (tiling of .tflite models is not written yet)")
+    if is_tflite(spec):
+        raise InputError(f"{spec}: 'memplan {command}' takes an ONNX model; tiling .tflite models is not written yet")
     path, name = resolve(spec)
     return path, name, load_proto(path, parse_input_shapes(input_shapes))
 
