@@ -401,6 +401,10 @@ def tile_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
             raise PlanError(f"{model}: no tiling lowers the arena within {max_overhead:.0%} extra MACs; nothing written")
         write_atomic(output, outcome.tiled.model.SerializeToString())
         out.print("\n".join(tiling_lines(outcome)), highlight=False, markup=False)
+        if outcome.fits is False:
+            out.print(f"wrote {output} (the smallest arena found; it does not fit --budget)", highlight=False,
+                      markup=False)
+            sys.exit(DOES_NOT_FIT)
     else:
         from .costs import total_macs
         from .tiling import tile as tile_model
