@@ -4,9 +4,9 @@ tiled plan run in its arena against onnxruntime on the original model, random we
 
     .venv/bin/python benchmarks/tiling.py [--models resnet50,...] [--max-overhead 0.15] [--no-verify]
 
-Both arenas come from ``memplan.planner.plan`` with its defaults. "search s" is the
-candidates and the screen; "plan s" the one full plan of the chosen tiling (the same
-planning a plain ``memplan plan tiled.onnx`` does). The last line is the geometric mean of
+Both arenas come from ``memplan.planner.plan`` with its defaults. "search s" is the untiled
+plan, the candidates and the screen; "plan s" reading the real tiled model back and its one
+full plan (the same planning a plain ``memplan plan tiled.onnx`` does). The last line is the geometric mean of
 the ratios.
 """
 from __future__ import annotations
