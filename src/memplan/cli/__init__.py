@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from . import alloc, inputs, models, pipeline, plan, study, study_grid, targets, verify
+from . import alloc, inputs, models, pipeline, plan, study, study_grid, targets, tile, verify
 from .common import fail
 
 
@@ -23,7 +23,7 @@ def app():
 for command in (plan.plan_command, alloc.alloc_cli_command, verify.verify_command, models.zoo_command,
                 models.quantize_command, study.study_command, targets.export_tflm_command,
                 targets.verify_tflm_command, targets.emit_c_command, pipeline.pipeline_command,
-                inputs.inputs_command, study_grid.report_command):
+                inputs.inputs_command, study_grid.report_command, tile.tile_command):
     app.add_command(command)
 
 

@@ -5,7 +5,9 @@ import sys
 
 import click
 
+from ..errors import InputError
 from .common import DOES_NOT_FIT, _stdout, check_outputs, load_model, make_plan, plan_options, user_errors
+from .tile import print_tiling, tile_options, tile_search
 from .vocabulary import wrote
 
 
@@ -30,9 +32,10 @@ from .vocabulary import wrote
                    "weights, as export-tflm writes them and TFLite Micro runs them.")
 @click.option("--objective", default="bytes", show_default=True, type=click.Choice(["bytes", "time"]),
               help="With --device: what spilling minimises.")
+@tile_options
 @user_errors
 def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
-                 budget, json_path, picture, steps, device, dtype, weight_mode, fold, objective):
+                 budget, json_path, picture, steps, device, dtype, weight_mode, fold, objective, tile, max_overhead):
     """Plan MODEL and print the report.
 
     MODEL is an .onnx or .tflite path, zoo:NAME (memplan zoo lists them) or mediapipe:NAME
@@ -47,15 +50,24 @@ def plan_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
         from ..tiers.devices import load_device
 
         target = load_device(device)
-    graph = load_model(model, input_shapes, fold=fold)
-    if dtype is not None:
-        from ..graph.quantize import with_dtype
+    if tile:
+        if dtype is not None:
+            raise InputError("--tile auto does not combine with --dtype yet")
+        outcome = tile_search(model, input_shapes, max_overhead, budget_bytes,
+                              algorithm, order, alignment, io_in_arena, time_limit, seed)
+        graph, result = outcome.graph, outcome.plan
+    else:
+        graph = load_model(model, input_shapes, fold=fold)
+        if dtype is not None:
+            from ..graph.quantize import with_dtype
 
-        graph = with_dtype(graph, dtype)
-    result = make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
+            graph = with_dtype(graph, dtype)
+        result = make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
     write_outputs(result, graph, json_path, picture)
     out = _stdout()
     out.print(summary_table(result, graph, budget_bytes))
+    if tile:
+        print_tiling(outcome)
     if steps:
         out.print(step_picture(result), highlight=False, markup=False)
     for path in (json_path, picture):

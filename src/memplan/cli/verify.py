@@ -6,9 +6,10 @@ import sys
 
 import click
 
-from ..errors import PlanError
+from ..errors import InputError, PlanError
 from .common import (NON_NEGATIVE, VERIFY_FAILED, _stdout, make_plan, onnx_only, parse_input_shapes,
                      parse_input_values, plan_options, user_errors)
+from .tile import print_tiling, tile_options, tile_search
 
 
 @click.command("verify")
@@ -23,9 +24,10 @@ from .common import (NON_NEGATIVE, VERIFY_FAILED, _stdout, make_plan, onnx_only,
 @click.option("--corrupt", is_flag=True, help="Overlap two live buffers on purpose: the run must fail.")
 @click.option("--inputs", "inputs_path", default=None, metavar="FILE.npz",
               help="Real input arrays by input name (numpy.savez); inputs not in the file are seeded random.")
+@tile_options
 @user_errors
 def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
-                   plan_path, random_weights, rtol, atol, corrupt, inputs_path):
+                   plan_path, random_weights, rtol, atol, corrupt, inputs_path, tile, max_overhead):
     """Run MODEL inside its planned arena and compare with onnxruntime (exit 0 only if they match)."""
     import tempfile
 
@@ -50,7 +52,14 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
                      input_values=values)
         inputs = load_inputs(inputs_path, graph, model, pinned=set(values)) if inputs_path else {}
         inputs.update(input_feeds(path, values, model))  # pinned inputs: constants here, inputs to onnxruntime
-        if plan_path:
+        if tile:
+            if plan_path or inputs_path or values:
+                raise InputError("--tile auto plans and feeds the tiled model itself; drop --plan, --inputs and "
+                                 "--input-value")
+            outcome = tile_search(model, input_shapes, max_overhead, None, algorithm, order, alignment,
+                                  io_in_arena, time_limit, seed, path=path)
+            graph, result = outcome.graph, outcome.plan
+        elif plan_path:
             from ..formats.plan_file import read_plan
 
             result = read_plan(plan_path)
@@ -65,7 +74,15 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
             result, (a, b) = corrupt_plan(result)
             out.print(f"corrupted: buffer {b} moved onto buffer {a}; the validator says: "
                       f"{check_plan(graph, result)[0]}", markup=False)
-        proof = prove(path, graph, result, seed=seed, rtol=rtol, atol=atol, inputs=inputs, label=model)
+        if tile and outcome.tiled is not None:
+            from ..tiling.prove import prove_tiled
+
+            proof = prove_tiled(path, outcome.tiled.model, graph, result, stage_output=outcome.tiled.stage_output,
+                                seed=seed, rtol=rtol, atol=atol)
+        else:
+            proof = prove(path, graph, result, seed=seed, rtol=rtol, atol=atol, inputs=inputs, label=model)
+    if tile:
+        print_tiling(outcome)
     out.print(_proof_table(model, result, proof, rtol, atol))
     if not random_weights:
         from ..verify.weight_note import note
