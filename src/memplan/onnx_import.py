@@ -93,7 +93,7 @@ def from_model(model, *, input_shapes=None, source: str = "<model>") -> Graph:
     runtime_ops = _drop_unused_outputs(runtime_ops, outputs)
     tensors = _tensors(runtime_ops, inputs, outputs, weight_names, infos, initializers, source)
     tensors.update(_const_tensors(const_ops, tensors, infos, source))
-    arrays = {n: _to_array(initializers[n]) for n in initializers if n in tensors}
+    arrays = {n: _to_array(initializers[n], source) for n in initializers if n in tensors}
     return Graph(
         name=g.name or os.path.basename(source), ops=tuple(runtime_ops), tensors=tensors,
         inputs=inputs, outputs=outputs, const_ops=tuple(const_ops), initializers=arrays,
@@ -275,19 +275,23 @@ def _attr_value(attr, node_name, op_type, source):
                          f"memplan plans static graphs only")
     value = onnx.helper.get_attribute_value(attr)
     if isinstance(value, onnx.TensorProto):
-        return _to_array(value)
+        return _to_array(value, source)
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, list):
         return [v.decode("utf-8", "replace") if isinstance(v, bytes)
-                else _to_array(v) if isinstance(v, onnx.TensorProto) else v for v in value]
+                else _to_array(v, source) if isinstance(v, onnx.TensorProto) else v for v in value]
     return value
 
 
-def _to_array(tensor) -> np.ndarray:
+def _to_array(tensor, source: str = "<model>") -> np.ndarray:
     from onnx import numpy_helper
 
-    return numpy_helper.to_array(tensor)
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception as exc:  # noqa: BLE001 - data that does not match its dims or type (a damaged file)
+        raise ModelError(f"{source}: tensor {tensor.name!r}: its stored data does not match its shape and type "
+                         f"({_short(exc)})") from None
 
 
 def _split_constants(ops: list[Op], initializers: set[str], infos) -> tuple[set[str], list[Op], list[Op]]:
