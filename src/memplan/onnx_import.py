@@ -390,7 +390,8 @@ def _shape_hint(inputs, infos) -> str:
         dims = infos.get(name, (None, None, None))[1]
         if dims is None or any(d is None for d in dims):
             dynamic = True
-        parts.append(f"{name}=" + ",".join(str(d) if d is not None else "N" for d in (dims or ["N"])))
+        shown = name if name.isprintable() else repr(name)  # a damaged name must not break the line
+        parts.append(f"{shown}=" + ",".join(str(d) if d is not None else "N" for d in (dims or ["N"])))
     if not dynamic:
         return ""
     return f"; pass --input-shape {' --input-shape '.join(parts)} with each N set to a number"
