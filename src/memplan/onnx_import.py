@@ -274,6 +274,9 @@ def _attr_value(attr, node_name, op_type, source):
         raise ModelError(f"{source}: node {node_name!r} ({op_type}) has a subgraph (control flow); "
                          f"memplan plans static graphs only")
     value = onnx.helper.get_attribute_value(attr)
+    if value is None:  # an attribute type no ONNX version defines (a damaged file)
+        raise ModelError(f"{source}: node {node_name!r} ({op_type}): attribute {attr.name!r} has no value of a "
+                         f"known type")
     if isinstance(value, onnx.TensorProto):
         return _to_array(value, source)
     if isinstance(value, bytes):
