@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -48,7 +49,8 @@ def crash_key(exc: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/memplan/" in f.filename] or \
         traceback.extract_tb(exc.__traceback__)[-1:]
     where = f"{os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else "?"
-    return f"{type(exc).__name__} at {where}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+    message = re.sub(r"/tmp/[^ ]*?/", "", str(exc).splitlines()[0][:160]) if str(exc) else ""  # temp dirs differ
+    return f"{type(exc).__name__} at {where}: {message}"
 
 
 def run(minutes: float, only: list[str] | None) -> dict:

@@ -4,7 +4,8 @@ overflows later (NumPy and the compiled search use int64; pictures and times use
 - ``MAX_VALUE`` = 2**53 (8 PiB): any one size, offset, step, alignment or capacity. Every
   such integer is exact as a float64 too.
 - ``MAX_TOTAL`` = 2**62: the sum of every size of one problem or model (so sums, naive
-  arenas and padded heights stay inside int64 with room to spare).
+  arenas and padded heights stay inside int64 with room to spare), and so the largest
+  offset or arena a solution or plan file may state.
 """
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ def check_value(value: int, where: str, error=InputError) -> int:
     """``value`` itself, or a one-line error when it is beyond ``MAX_VALUE``."""
     if value > MAX_VALUE:
         raise error(f"{where}: {_show(value)} is beyond memplan's limit of 2**53 (8 PiB)")
+    return value
+
+
+def check_offset(value: int, where: str, error=InputError) -> int:
+    """An offset or arena height: sizes of up to ``MAX_TOTAL`` bytes in all can stack that high."""
+    if value > MAX_TOTAL:
+        raise error(f"{where}: {_show(value)} is beyond memplan's limit of 2**62 for offsets")
     return value
 
 

@@ -340,3 +340,15 @@ def weight_reads_nan():
 
 
 CASES += [calibration_not_npz, weight_reads_nan]
+
+
+def attribute_of_no_known_type():
+    """An attribute whose type field is damaged: onnx hands back None (crashed in lifetimes)."""
+    node = helper.make_node("Concat", ["x", "x"], ["y"], name="c", axis=0)
+    node.attribute[0].type = onnx.AttributeProto.UNDEFINED
+    onnx.save(_model([node], [_vi("x", [4])], [_vi("y", [8])]), "attr.onnx")
+    return (["plan", "attr.onnx"], 2,
+            E + "attr.onnx: node 'c' (Concat): attribute 'axis' has no value of a known type")
+
+
+CASES.append(attribute_of_no_known_type)

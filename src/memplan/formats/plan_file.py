@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from ..errors import InputError
 from ..jsonio import loads, show
-from ..limits import MAX_VALUE, check_total
+from ..limits import MAX_TOTAL, MAX_VALUE, check_total
 from ..planner import Plan
 from .plan_json import FORMAT, plan_from_dict
 
@@ -68,13 +68,13 @@ class _Bad(Exception):
     pass
 
 
-def _int(value, where: str, minimum: int = 0) -> int:
+def _int(value, where: str, minimum: int = 0, limit: int = MAX_VALUE) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Bad(f"{where}: expected a whole number, got {show(value)}")
     if value < minimum:
         raise _Bad(f"{where}: must be >= {minimum}, got {value}")
-    if value > MAX_VALUE:
-        raise _Bad(f"{where}: {show(value)} is beyond memplan's limit of 2**53 (8 PiB)")
+    if value > limit:
+        raise _Bad(f"{where}: {show(value)} is beyond memplan's limit of 2**{limit.bit_length() - 1}")
     return value
 
 
@@ -106,7 +106,7 @@ def _check_structure(data: dict) -> None:
         raise _Bad("field 'io_in_arena': expected true or false")
     _int(data["alignment"], "field 'alignment'", 1)
     for field in ("arena_bytes", "lower_bound_bytes", "naive_bytes"):
-        _int(data[field], f"field {field!r}")
+        _int(data[field], f"field {field!r}", limit=MAX_TOTAL)
     ids = set()
     for k, b in enumerate(_list(data["buffers"], "field 'buffers'")):
         where = f"buffers[{k}]"
@@ -120,7 +120,7 @@ def _check_structure(data: dict) -> None:
             raise _Bad(f"{where}: duplicate buffer id {ident}")
         ids.add(ident)
         for field in ("offset", "size", "first_step", "last_step"):
-            _int(b[field], f"{where} (id {ident}): field {field!r}")
+            _int(b[field], f"{where} (id {ident}): field {field!r}", limit=MAX_TOTAL if field == "offset" else MAX_VALUE)
         if not b["first_step"] <= b["last_step"] < max(len(order), 1):
             raise _Bad(f"{where} (id {ident}): steps [{b['first_step']}, {b['last_step']}] are not inside "
                        f"the order's {len(order)} steps")
@@ -139,12 +139,12 @@ def _check_structure(data: dict) -> None:
     weights = data["weights"]
     if not isinstance(weights, dict) or not {"bytes", "tensors"} <= set(weights):
         raise _Bad("field 'weights': expected {\"bytes\": N, \"tensors\": [...]}")
-    _int(weights["bytes"], "weights: field 'bytes'")
+    _int(weights["bytes"], "weights: field 'bytes'", limit=MAX_TOTAL)
     for k, w in enumerate(_list(weights["tensors"], "weights: field 'tensors'")):
         if not isinstance(w, dict) or not {"name", "offset", "size"} <= set(w):
             raise _Bad(f"weights.tensors[{k}]: expected {{\"name\", \"offset\", \"size\"}}")
         _str(w["name"], f"weights.tensors[{k}]: field 'name'")
-        _int(w["offset"], f"weights.tensors[{k}] ({w['name']!r}): field 'offset'")
+        _int(w["offset"], f"weights.tensors[{k}] ({w['name']!r}): field 'offset'", limit=MAX_TOTAL)
         _int(w["size"], f"weights.tensors[{k}] ({w['name']!r}): field 'size'")
 
 

@@ -19,7 +19,7 @@ import json
 from .. import jsonio
 from ..errors import InputError
 from ..fileio import write_atomic
-from ..limits import check_total, check_value
+from ..limits import check_offset, check_total, check_value
 from ..problem import Block, Problem, Solution
 
 PROBLEM_FORMAT, SOLUTION_FORMAT = "memplan.problem/1", "memplan.solution/1"
@@ -198,6 +198,12 @@ def _req_int(where: str, field: str, value) -> int:
     return check_value(value, f"{where}: field {field!r}")
 
 
+def _offset(where: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"{where}: field 'offset': expected a non-negative whole number, got {jsonio.show(value)}")
+    return check_offset(value, f"{where}: field 'offset'")
+
+
 def _opt_int(path: str, field: str, value) -> int | None:
     return None if value is None else _req_int(path, field, value)
 
@@ -259,7 +265,7 @@ def solution_from_json(text: str, problem: Problem, path: str = "<json>") -> Sol
         if not (isinstance(entry, list) and len(entry) == 2):
             raise InputError(f"{path}: offsets[{b.id!r}]: expected [pool, offset]")
         pools.append(str(entry[0]))
-        offs.append(_req_int(f"{path}: offsets[{b.id!r}]", "offset", entry[1]))
+        offs.append(_offset(f"{path}: offsets[{b.id!r}]", entry[1]))
     return Solution(tuple(offs), str(data.get("algorithm", "")), str(data.get("status", "heuristic")),
                     pools=tuple(pools) if problem.pools else ())
 

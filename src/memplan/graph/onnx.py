@@ -59,7 +59,7 @@ def from_model(model, *, input_shapes=None, source: str = "<model>", input_value
     runtime_ops = _drop_unused_outputs(runtime_ops, outputs)
     tensors = _tensors(runtime_ops, inputs, outputs, weight_names, infos, initializers, source)
     tensors.update(_const_tensors(const_ops, tensors, infos, source))
-    arrays = {n: _to_array(initializers[n]) for n in initializers if n in tensors}
+    arrays = {n: _to_array(initializers[n], source) for n in initializers if n in tensors}
     return Graph(
         name=g.name or os.path.basename(source), ops=tuple(runtime_ops), tensors=tensors,
         inputs=inputs, outputs=outputs, const_ops=tuple(const_ops), initializers=arrays,
@@ -257,20 +257,27 @@ def _attr_value(attr, node_name, op_type, source):
         raise ModelError(f"{source}: node {node_name!r} ({op_type}) has a subgraph (control flow); "
                          f"memplan plans static graphs only")
     value = onnx.helper.get_attribute_value(attr)
+    if value is None:  # an attribute type no ONNX version defines (a damaged file)
+        raise ModelError(f"{source}: node {node_name!r} ({op_type}): attribute {attr.name!r} has no value of a "
+                         f"known type")
     if isinstance(value, onnx.TensorProto):
-        return _to_array(value)
+        return _to_array(value, source)
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, list):
         return [v.decode("utf-8", "replace") if isinstance(v, bytes)
-                else _to_array(v) if isinstance(v, onnx.TensorProto) else v for v in value]
+                else _to_array(v, source) if isinstance(v, onnx.TensorProto) else v for v in value]
     return value
 
 
-def _to_array(tensor) -> np.ndarray:
+def _to_array(tensor, source: str = "<model>") -> np.ndarray:
     from onnx import numpy_helper
 
-    return numpy_helper.to_array(tensor)
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception as exc:  # noqa: BLE001 - data that does not match its dims or type (a damaged file)
+        raise ModelError(f"{source}: tensor {tensor.name!r}: its stored data does not match its shape and type "
+                         f"({_short(exc)})") from None
 
 
 def _split_constants(ops: list[Op], initializers: set[str], infos) -> tuple[set[str], list[Op], list[Op]]:
@@ -369,7 +376,8 @@ def _shape_hint(inputs, infos) -> str:
         dims = infos.get(name, (None, None, None))[1]
         if dims is None or any(d is None for d in dims):
             dynamic = True
-        parts.append(f"{name}=" + ",".join(str(d) if d is not None else "N" for d in (dims or ["N"])))
+        shown = name if name.isprintable() else repr(name)  # a damaged name must not break the line
+        parts.append(f"{shown}=" + ",".join(str(d) if d is not None else "N" for d in (dims or ["N"])))
     if not dynamic:
         return ""
     return f"; pass --input-shape {' --input-shape '.join(parts)} with each N set to a number"
