@@ -277,7 +277,7 @@ def _to_array(tensor, source: str = "<model>") -> np.ndarray:
         return numpy_helper.to_array(tensor)
     except Exception as exc:  # noqa: BLE001 - data that does not match its dims or type (a damaged file)
         raise ModelError(f"{source}: tensor {tensor.name!r}: its stored data does not match its shape and type "
-                         f"({_short(exc)})") from None
+                         f"({short_error(exc)})") from None
 
 
 def _split_constants(ops: list[Op], initializers: set[str], infos) -> tuple[set[str], list[Op], list[Op]]:
