@@ -88,7 +88,7 @@ def run_grid(grid: Grid, db, backend, *, on_progress: Callable[[Progress], None]
 
 def _crashed(task: Task, exc: BaseException) -> TaskResult:
     """A worker that died (killed, out of memory): the task's cells fail with the reason."""
-    from .grid import _failed
+    from .task import _failed
 
     message = f"worker failed: {one_line(exc)}"
     return TaskResult(task, tuple(_failed(task, d, message) for d in task.devices))
