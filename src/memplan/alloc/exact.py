@@ -39,7 +39,6 @@ Example::
 """
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import time
 from dataclasses import dataclass, fields
@@ -51,6 +50,7 @@ from ..problem import Block, Problem, Solution
 from .bounds import lower_bound
 from ..units import align_up
 from .conflict_graph import interval_order, intervals
+from .exact_instance import _Instance, _instance, _ranks
 
 
 class _LazyKernel:
@@ -100,119 +100,6 @@ class Switches:
                          # sound only with sorted candidates: see exact_search's docstring
                          self.hatless_pruning and self.dynamic_ordering, self.release_bound,
                          self.dynamic_preordering], np.int64)
-
-
-@dataclass
-class _Instance:
-    """The problem as flat arrays over its non-trivial blocks (positive size, some conflict)."""
-
-    keep: np.ndarray  # problem index of each kernel block
-    size: np.ndarray
-    align: np.ndarray
-    width: np.ndarray
-    adj_ptr: np.ndarray
-    adj_idx: np.ndarray
-    bsec_ptr: np.ndarray
-    bsec_idx: np.ndarray
-    sec_ptr: np.ndarray
-    sec_idx: np.ndarray
-    blo: np.ndarray  # first section of each block (time axis; 0 for conflict lists)
-    bhi: np.ndarray  # one past its last section
-    timed: bool
-
-    @property
-    def n(self) -> int:
-        return len(self.keep)
-
-    @property
-    def n_sections(self) -> int:
-        return len(self.sec_ptr) - 1
-
-    def section_totals(self) -> np.ndarray:
-        return np.add.reduceat(self.size[self.sec_idx], self.sec_ptr[:-1]) if self.n_sections else np.zeros(0, np.int64)
-
-
-def _csr(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-    ptr = np.zeros(len(lists) + 1, np.int64)
-    ptr[1:] = np.cumsum([len(x) for x in lists])
-    idx = np.array([v for x in lists for v in x], np.int64)
-    return ptr, idx
-
-
-def _instance(problem: Problem) -> _Instance:
-    conflicts = problem.pair_conflicts()
-    keep = [i for i, b in enumerate(problem.blocks)
-            if b.size > 0 and any(problem.blocks[j].size > 0 for j in conflicts[i])]
-    local = {i: k for k, i in enumerate(keep)}
-    adj = [[local[j] for j in conflicts[i] if j in local] for i in keep]
-    blocks = [problem.blocks[i] for i in keep]
-    timed = problem.all_timed and not problem.has_lists
-    if timed:
-        sections, blo, bhi = _time_sections(blocks)
-        width = [b.upper - b.lower for b in blocks]
-    else:
-        sections = _clique_sections(adj, [b.size for b in blocks])
-        blo, bhi = [0] * len(blocks), [0] * len(blocks)
-        width = [len(a) for a in adj]
-    members: list[list[int]] = [[] for _ in blocks]
-    for s, sec in enumerate(sections):
-        for k in sec:
-            members[k].append(s)
-    adj_ptr, adj_idx = _csr(adj)
-    bsec_ptr, bsec_idx = _csr(members)
-    sec_ptr, sec_idx = _csr(sections)
-    arr = lambda xs: np.array(xs, np.int64)  # noqa: E731
-    return _Instance(arr(keep), arr([b.size for b in blocks]), arr([b.alignment for b in blocks]), arr(width),
-                     adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, arr(blo), arr(bhi), timed)
-
-
-def _time_sections(blocks) -> tuple[list[list[int]], list[int], list[int]]:
-    """One section per distinct end time t: the blocks live just before t (lower < t <= upper).
-    A block's sections are then a contiguous range, as temporal decomposition needs."""
-    ends = sorted({b.upper for b in blocks})
-    blo = [bisect.bisect_right(ends, b.lower) for b in blocks]
-    bhi = [bisect.bisect_right(ends, b.upper) for b in blocks]
-    sections: list[list[int]] = [[] for _ in ends]
-    for k, (lo, hi) in enumerate(zip(blo, bhi)):
-        for s in range(lo, hi):
-            sections[s].append(k)
-    return sections, blo, bhi
-
-
-def _clique_sections(adj: list[list[int]], sizes: list[int]) -> list[list[int]]:
-    """A greedy maximal clique grown from every block (heaviest neighbour first), deduplicated.
-    Every block is in at least one; O(n * degree^2)."""
-    neighbours = [set(a) for a in adj]
-    seen: set[tuple[int, ...]] = set()
-    out: list[list[int]] = []
-    for seed in range(len(adj)):
-        clique, cand = [seed], set(neighbours[seed])
-        while cand:
-            nxt = max(cand, key=lambda j: (sizes[j], -j))
-            clique.append(nxt)
-            cand &= neighbours[nxt]
-        key = tuple(sorted(clique))
-        if key not in seen:
-            seen.add(key)
-            out.append(list(key))
-    return out
-
-
-def _ranks(inst: _Instance, order: str, seed: int) -> np.ndarray:
-    """Rank of each block under a static order: keys by the letters of ``order``, descending;
-    ties by index (seed 0) or a seeded permutation."""
-    totals = inst.section_totals()
-    best_total = np.zeros(inst.n, np.int64)
-    for k in range(inst.n):
-        secs = inst.bsec_idx[inst.bsec_ptr[k]:inst.bsec_ptr[k + 1]]
-        best_total[k] = totals[secs].max(initial=0)
-    key = {"W": inst.width, "A": inst.width * inst.size, "T": best_total, "Z": inst.size}
-    tie = np.arange(inst.n) if seed == 0 else np.random.default_rng(seed).permutation(inst.n)
-    columns = [tie] + [-key[c] for c in reversed(order)]
-    order_idx = np.lexsort(columns)
-    rank = np.empty(inst.n, np.int64)
-    rank[order_idx] = np.arange(inst.n)
-    return rank
 
 
 class _Searcher:

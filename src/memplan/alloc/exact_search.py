@@ -3,7 +3,9 @@
 Kept apart from `exact.py` because it is written in the subset of Python that numba
 compiles (flat int64 arrays, no objects). With numba installed every function here is
 compiled once (``cache=True``) and runs at roughly C++ speed; without it the same code runs
-as plain Python, correct but about two orders of magnitude slower.
+as plain Python, correct but about two orders of magnitude slower. This module is the main
+loop (the frames); ``exact_jit`` holds the numba switch and the state layout,
+``exact_inference`` the placement and the pruning tests, ``exact_pieces`` the decomposition.
 
 The method (after MiniMalloc, Moffitt 2023). Push every block of a valid plan down until it
 rests on a conflicting block or on 0: the plan stays valid, and each block then sits at
@@ -48,251 +50,16 @@ State changes are undone from trails, so a node allocates nothing except on a sp
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-try:  # numba is an optional fast path; the code below is plain Python either way.
-    if os.environ.get("MEMPLAN_NO_NUMBA"):
-        raise ImportError("MEMPLAN_NO_NUMBA is set")
-    from numba import njit
-
-    HAVE_NUMBA = True
-
-    def jit(fn):
-        return njit(cache=True, nogil=True)(fn)
-except ImportError:  # numba absent, or MEMPLAN_NO_NUMBA set
-    HAVE_NUMBA = False
-
-    def jit(fn):
-        return fn
-
-NOT_FOUND, FOUND, PAUSED = 0, 1, 2
-
-# Slots of the int64 ``cnt`` array: counters, trail tops, the stack pointer and the value
-# the last finished frame handed back to the one below it.
-NODES, BACKTRACKS, LIMIT, PLACED, TRAIL, STRAIL, STAMP, CAP, NAFF, SP, RET, HAS_RET, POOL_TOP, META_TOP, \
-    PRUNED = range(15)
-N_COUNTERS = 15
-# Columns of the ``frames`` stack. A NODE frame is one search node: its candidates are
-# ordbuf[ROW, :K], I the one being tried, B/O the block placed and its offset. An AND
-# frame solves independent pieces one after the other (pieces stored in the pools).
-NODE, AND = 0, 1
-(F_TYPE, F_ROW, F_K, F_I, F_LO, F_HI, F_LAST_OFF, F_LAST_RANK, F_MIN_HEIGHT, F_B, F_O, F_TRAIL, F_STRAIL,
- F_CUT, F_POOL, F_META, F_NP, F_P, F_HATLESS, F_TOP_TOTAL) = range(20)
-N_FIELDS = 20
-# Slots of the int64 ``opt`` array (the switches).
-CANONICAL, SECTION_INFERENCE, DYNAMIC_ORDERING, DOMINANCE, UNALLOCATED_FLOOR, \
-    MONOTONIC_FLOOR, DECOMPOSITION, HATLESS_PRUNING, RELEASE_BOUND, DYNAMIC_PREORDERING = range(10)
-# Letters of a static order, as codes in ``order`` (see exact.PREORDERS).
-KEY_WIDTH, KEY_AREA, KEY_TOTAL, KEY_SIZE = range(4)
-BIG = np.int64(1) << np.int64(62)
-
-
-@jit
-def _sort_candidates(row, k, minoff, rank):
-    """Insertion sort of row[:k] by (minimum offset, rank); the parent's order is almost
-    sorted already, so this is close to linear."""
-    for i in range(1, k):
-        b = row[i]
-        key_o, key_r = minoff[b], rank[b]
-        j = i - 1
-        while j >= 0 and (minoff[row[j]] > key_o or (minoff[row[j]] == key_o and rank[row[j]] > key_r)):
-            row[j + 1] = row[j]
-            j -= 1
-        row[j + 1] = b
-
-
-@jit
-def _place(g, m, st, b, o):
-    """Put block b at offset o; record every change on the trails. Returns whether b is
-    "hatless": no unplaced block conflicts with it."""
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
-    off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
-    off[b] = o
-    cnt[PLACED] += 1
-    end = o + size[b]
-    cnt[STAMP] += 1
-    stamp = cnt[STAMP]
-    cnt[NAFF] = 0
-    hatless = True
-    for p in range(adj_ptr[b], adj_ptr[b + 1]):
-        j = adj_idx[p]
-        if off[j] >= 0:
-            continue
-        hatless = False
-        a = align[j]
-        v = (end + a - 1) // a * a
-        if minoff[j] >= v:
-            continue
-        t = cnt[TRAIL]
-        tb[t] = j
-        tv[t] = minoff[j]
-        cnt[TRAIL] = t + 1
-        minoff[j] = v
-        if opt[UNALLOCATED_FLOOR] or opt[RELEASE_BOUND]:
-            for q in range(bsec_ptr[j], bsec_ptr[j + 1]):
-                s = bsec_idx[q]
-                if mark[s] != stamp:
-                    mark[s] = stamp
-                    aff[cnt[NAFF]] = s
-                    cnt[NAFF] += 1
-    for q in range(bsec_ptr[b], bsec_ptr[b + 1]):
-        s = bsec_idx[q]
-        _set_floor(m, s, max(floor[s], end))
-        total[s] -= size[b]
-    # Sections whose blocks moved up: raise their floors (unallocated_floor), prune early
-    # on the cheap floor test, and keep in aff only those the release bound could fail.
-    cnt[PRUNED] = 0
-    n_release = 0
-    for x in range(cnt[NAFF]):
-        s = aff[x]
-        lowest, highest = BIG, o
-        for q in range(sec_ptr[s], sec_ptr[s + 1]):
-            j = sec_idx[q]
-            if off[j] < 0:
-                lowest = min(lowest, minoff[j])
-                highest = max(highest, minoff[j])
-        if lowest == BIG:
-            continue
-        if opt[UNALLOCATED_FLOOR] and lowest > floor[s]:
-            _set_floor(m, s, lowest)
-        f = max(floor[s], o) if opt[MONOTONIC_FLOOR] else floor[s]
-        if opt[SECTION_INFERENCE]:
-            f += total[s]
-        if f > cnt[CAP]:
-            cnt[PRUNED] = 1
-            break
-        if opt[RELEASE_BOUND] and highest + total[s] > cnt[CAP]:
-            aff[n_release] = s
-            n_release += 1
-    cnt[NAFF] = n_release
-    return hatless
-
-
-@jit
-def _release_all(g, m, st, o):
-    off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
-    for x in range(cnt[NAFF]):
-        if not _release_ok(g, m, st, aff[x], o):
-            return False
-    return True
-
-
-@jit
-def _release_ok(g, m, st, s, o):
-    """Can the unplaced blocks of section s still be stacked below the capacity, each at
-    or above its release max(minimum offset, o)? Sorting by release and summing from the
-    top gives the exact one-machine makespan bound (alignment ignored, so it is valid)."""
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
-    off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
-    ordbuf, frames, pool, meta, rel, rsz, saved_rank = st
-    k = 0
-    for q in range(sec_ptr[s], sec_ptr[s + 1]):
-        j = sec_idx[q]
-        if off[j] >= 0:
-            continue
-        r = max(minoff[j], o)
-        x = k
-        while x > 0 and rel[x - 1] > r:
-            rel[x] = rel[x - 1]
-            rsz[x] = rsz[x - 1]
-            x -= 1
-        rel[x] = r
-        rsz[x] = size[j]
-        k += 1
-    acc = 0
-    for x in range(k - 1, -1, -1):
-        acc += rsz[x]
-        if rel[x] + acc > cnt[CAP]:
-            return False
-    return True
-
-
-@jit
-def _set_floor(m, s, value):
-    off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
-    t = cnt[STRAIL]
-    ts[t] = s
-    tf[t] = floor[s]
-    cnt[STRAIL] = t + 1
-    floor[s] = value
-
-
-@jit
-def _unplace(g, m, b, trail0, strail0):
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
-    off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
-    while cnt[STRAIL] > strail0:
-        cnt[STRAIL] -= 1
-        floor[ts[cnt[STRAIL]]] = tf[cnt[STRAIL]]
-    while cnt[TRAIL] > trail0:
-        cnt[TRAIL] -= 1
-        minoff[tb[cnt[TRAIL]]] = tv[cnt[TRAIL]]
-    for q in range(bsec_ptr[b], bsec_ptr[b + 1]):
-        total[bsec_idx[q]] += size[b]
-    off[b] = -1
-    cnt[PLACED] -= 1
-
-
-@jit
-def _check(m, lo, hi, o):
-    """Inference over the sections of the current sub-problem."""
-    off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
-    cap = cnt[CAP]
-    for s in range(lo, hi):
-        if total[s] == 0:
-            continue
-        f = floor[s]
-        if opt[MONOTONIC_FLOOR] and o > f:
-            f = o
-        if opt[SECTION_INFERENCE]:
-            f += total[s]
-        if f > cap:
-            return False
-    return True
-
-
-@jit
-def pieces(g, m, src, lo, hi):
-    """Split the unplaced blocks of src at zero-cut section boundaries inside [lo, hi).
-    Returns (piece lo, piece hi, block pointer, blocks) for the non-empty pieces."""
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
-    off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
-    starts = [lo]
-    for s in range(lo, hi - 1):
-        if cuts[s] == 0:
-            starts.append(s + 1)
-    starts.append(hi)
-    owner = np.full(hi - lo, -1, np.int64)
-    for p in range(len(starts) - 1):
-        for s in range(starts[p], starts[p + 1]):
-            owner[s - lo] = p
-    counts = np.zeros(len(starts), np.int64)
-    for b in src:
-        if off[b] < 0:
-            counts[owner[blo[b] - lo] + 1] += 1
-    ptr = np.cumsum(counts)
-    fill = ptr.copy()
-    blocks = np.empty(ptr[-1], np.int64)
-    for b in src:
-        if off[b] < 0:
-            p = owner[blo[b] - lo]
-            blocks[fill[p]] = b
-            fill[p] += 1
-    keep = [p for p in range(len(starts) - 1) if ptr[p + 1] > ptr[p]]
-    plo = np.array([starts[p] for p in keep], np.int64)
-    phi = np.array([starts[p + 1] for p in keep], np.int64)
-    pptr = np.zeros(len(keep) + 1, np.int64)
-    out = np.empty(ptr[-1], np.int64)
-    w = 0
-    for i in range(len(keep)):
-        p = keep[i]
-        for x in range(ptr[p], ptr[p + 1]):
-            out[w] = blocks[x]
-            w += 1
-        pptr[i + 1] = w
-    return plo, phi, pptr, out
+from .exact_inference import _check, _place, _release_all, _sort_candidates, _unplace
+from .exact_jit import (AND, BACKTRACKS, BIG, CANONICAL, CAP, DECOMPOSITION, DOMINANCE, DYNAMIC_ORDERING,
+                        DYNAMIC_PREORDERING, F_B, F_CUT, F_HATLESS, F_HI, F_I, F_K, F_LAST_OFF, F_LAST_RANK, F_LO,
+                        F_META, F_MIN_HEIGHT, F_NP, F_O, F_P, F_POOL, F_ROW, F_STRAIL, F_TOP_TOTAL, F_TRAIL,
+                        F_TYPE, FOUND, HAS_RET, HATLESS_PRUNING, META_TOP, MONOTONIC_FLOOR, NODE, NODES,
+                        NOT_FOUND, PLACED, POOL_TOP, PRUNED, RET, SECTION_INFERENCE, SP, STRAIL, TRAIL, jit)
+from .exact_jit import HAVE_NUMBA, LIMIT, N_COUNTERS, N_FIELDS, PAUSED  # noqa: F401 (exact reads them here)
+from .exact_pieces import _rerank, pieces
 
 
 @jit
@@ -373,54 +140,6 @@ def _push_pieces(g, m, st, plo, phi, pptr, pblk):
     cnt[HAS_RET] = 0
     return True
 
-
-@jit
-def _order_key(g, m, b, letter):
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
-    off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
-    if letter == KEY_WIDTH:
-        return width[b]
-    if letter == KEY_AREA:
-        return width[b] * size[b]
-    if letter == KEY_SIZE:
-        return size[b]
-    best = 0
-    for q in range(bsec_ptr[b], bsec_ptr[b + 1]):
-        best = max(best, total[bsec_idx[q]])
-    return best
-
-
-@jit
-def _rerank(g, m, blocks):
-    """MiniMalloc sorts each new piece again with the section totals of the moment: hand
-    the piece's own rank values back out in that order (descending keys, then old rank)."""
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
-    k = len(blocks)
-    keys = np.empty((k, 4), np.int64)
-    for x in range(k):
-        b = blocks[x]
-        for c in range(3):
-            keys[x, c] = -_order_key(g, m, b, order[c])
-        keys[x, 3] = rank[b]
-    idx = np.arange(k)
-    for x in range(1, k):  # insertion sort of idx by the key rows
-        y = idx[x]
-        z = x - 1
-        while z >= 0 and _row_less(keys, y, idx[z]):
-            idx[z + 1] = idx[z]
-            z -= 1
-        idx[z + 1] = y
-    values = np.sort(keys[:, 3])
-    for x in range(k):
-        rank[blocks[idx[x]]] = values[x]
-
-
-@jit
-def _row_less(keys, a, b):
-    for c in range(4):
-        if keys[a, c] != keys[b, c]:
-            return keys[a, c] < keys[b, c]
-    return False
 
 
 @jit

@@ -1,7 +1,8 @@
 """Greedy allocators: each is a sort order (a key) plus a placement rule (a gap choice).
 
 Blocks are placed one at a time in the order; a rule looks only at the already placed
-blocks that conflict with the new one, in the same pool, and picks an offset:
+blocks that conflict with the new one, in the same pool, and picks an offset. The orders
+live in ``greedy_orders``, the rules in ``greedy_rules``; this module places and names them:
 
 =====================  ===============================  ====================================
 algorithm              order (first placed first)       rule
@@ -68,171 +69,16 @@ Example (sizes 10/20/30/40/50 on [0,2) [1,3) [2,4) [3,5) [0,2), TFLM's "medium" 
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
 from ..errors import PlanError
 from ..problem import Problem, Solution
 from ..units import align_up
+from .greedy_orders import (_compressed_times, _timed_only, conflict_counts, spatial_order,  # noqa: F401
+                            temporal_order, tflm_order, tvm_conflicts_order, tvm_lists, tvm_size_order)
+from .greedy_rules import (Rule, _State, best_fit_offset, first_fit_offset, stack_offset,  # noqa: F401
+                           tvm_gap_offset)
 from .tvm_literal import Departures, check_literal, note, stack_literal
-
-# ---------------------------------------------------------------- orders (sort keys)
-
-
-def tvm_lists(problem: Problem) -> list[list[int]]:
-    """Each block's conflict list as TVM's ``BufferInfo.conflicts`` would hold it: the
-    block's own list as written (self-mentions and repeats kept), then every other block
-    it must avoid that the list does not name."""
-    own = problem.own_conflicts()
-    index = problem.index
-    lists = []
-    for i, b in enumerate(problem.blocks):
-        raw = [index[c] for c in b.conflicts]
-        named = set(raw)
-        lists.append(raw + [j for j in own[i] if j not in named])
-    return lists
-
-
-def conflict_counts(problem: Problem) -> np.ndarray:
-    """``conflicts.size()`` of every block, as TVM counts it (see ``tvm_lists``)."""
-    if _timed_only(problem):
-        return _overlap_counts(problem)
-    own = problem.own_conflicts()
-    extra = [len(b.conflicts) - len(set(b.conflicts) - {b.id}) for b in problem.blocks]
-    return np.array([len(o) + e for o, e in zip(own, extra)], dtype=np.int64)
-
-
-def _overlap_counts(problem: Problem) -> np.ndarray:
-    """Blocks whose non-empty [lower, upper) meets each block's, by two binary searches."""
-    lo, hi = _compressed_times(problem)
-    live = hi > lo
-    starts, ends = np.sort(lo[live]), np.sort(hi[live])
-    counts = np.searchsorted(starts, hi, "left") - np.searchsorted(ends, lo, "right") - 1
-    return np.where(live, counts, 0)
-
-
-def _name_rank(problem: Problem) -> np.ndarray:
-    """Rank of each id in ascending string order (TVM compares ``std::string``s)."""
-    order = sorted(range(len(problem.blocks)), key=lambda i: problem.blocks[i].id)
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return rank
-
-
-def _durations(problem: Problem) -> np.ndarray:
-    return np.array([(b.upper - b.lower) if b.timed else 0 for b in problem.blocks], dtype=np.int64)
-
-
-def tvm_size_order(problem: Problem) -> list[int]:
-    """TVM GreedySize: size, then conflict count, then name, all descending."""
-    keys = (-_name_rank(problem), -conflict_counts(problem), -problem.sizes)
-    return np.lexsort(keys).tolist()
-
-
-def tvm_conflicts_order(problem: Problem) -> list[int]:
-    """TVM GreedyConflicts: conflict count, then size, then name, all descending."""
-    keys = (-_name_rank(problem), -problem.sizes, -conflict_counts(problem))
-    return np.lexsort(keys).tolist()
-
-
-def tflm_order(problem: Problem) -> list[int]:
-    """TFLite Micro: size descending; ties to the higher index (tail fill + stable sort)."""
-    index = np.arange(len(problem.blocks), dtype=np.int64)
-    return np.lexsort((-index, -problem.sizes)).tolist()
-
-
-def spatial_order(problem: Problem) -> list[int]:
-    """XLA spatial: size desc, live duration desc, index asc."""
-    index = np.arange(len(problem.blocks), dtype=np.int64)
-    return np.lexsort((index, -_durations(problem), -problem.sizes)).tolist()
-
-
-def temporal_order(problem: Problem) -> list[int]:
-    """XLA temporal: live duration desc, size desc, index asc."""
-    index = np.arange(len(problem.blocks), dtype=np.int64)
-    return np.lexsort((index, -problem.sizes, -_durations(problem))).tolist()
-
-
-# ---------------------------------------------------------------- placement rules
-#
-# A rule gets the placement state, the block ``i``, the placed conflicts ``js`` in one pool,
-# that pool's limit and its current top; it returns an offset, or None when the block does
-# not fit under the limit.
-
-
-class _State:
-    """Offsets and pool per block while placing; plain lists for speed."""
-
-    def __init__(self, problem: Problem):
-        self.size = problem.sizes.tolist()
-        self.align = [b.alignment for b in problem.blocks]
-        self.offset = [-1] * len(problem.blocks)
-        self.pool = [-1] * len(problem.blocks)
-
-    def end(self, j: int) -> int:
-        return self.offset[j] + self.size[j]
-
-
-def _fits(offset: int, size: int, limit: int | None) -> int | None:
-    return offset if limit is None or offset + size <= limit else None
-
-
-def stack_offset(s: _State, i: int, js, limit, top) -> int | None:
-    """TVM greedy.cc: above every placed conflict (ends rounded to their alignment)."""
-    off = 0
-    for j in js:
-        off = max(off, align_up(s.offset[j] + s.size[j], s.align[j]))
-    return _fits(align_up(off, s.align[i]), s.size[i], limit)
-
-
-def tvm_gap_offset(s: _State, i: int, js, limit, top) -> int | None:
-    """TVM hill_climb.cc's greedy: conflicts by offset; move above one only when the current
-    candidate would clash with it; a pool is ruled out as soon as any conflict's end plus
-    the block passes its limit (even one the block could have stayed below)."""
-    size, cand = s.size[i], 0
-    if limit is not None and size > limit:
-        return None
-    for j in sorted(js, key=s.offset.__getitem__):
-        nxt = align_up(align_up(s.offset[j] + s.size[j], s.align[j]), s.align[i])
-        if limit is not None and nxt + size > limit:
-            return None
-        if nxt > cand and cand + size > s.offset[j]:
-            cand = nxt
-    return cand
-
-
-def first_fit_offset(s: _State, i: int, js, limit, top) -> int | None:
-    """TFLite Micro: the first gap (in address order) between live blocks that fits."""
-    size, align, cand = s.size[i], s.align[i], 0
-    for j in sorted(js, key=s.offset.__getitem__):
-        if s.offset[j] - cand >= size:
-            break
-        cand = max(cand, align_up(s.offset[j] + s.size[j], align))
-    return _fits(cand, size, limit)
-
-
-def best_fit_offset(s: _State, i: int, js, limit, top) -> int | None:
-    """XLA FindChunkCandidate: the smallest free gap that fits, the gap up to the heap top
-    included; otherwise on top of the highest overlapping block."""
-    size, align = s.size[i], s.align[i]
-    if size == 0:
-        return 0
-    best, best_free, reach = None, None, 0
-    for j in sorted(js, key=s.offset.__getitem__):
-        start = align_up(reach, align)
-        free = s.offset[j] - start
-        if size <= free and (best_free is None or free < best_free):
-            best, best_free = start, free
-        reach = max(reach, s.offset[j] + s.size[j])
-    start = align_up(reach, align)
-    free = top - start
-    if size <= free and (best_free is None or free < best_free):
-        best = start
-    return _fits(start if best is None else best, size, limit)
-
-
-Rule = Callable[[_State, int, list, "int | None", int], "int | None"]
 
 # ---------------------------------------------------------------- the placement loop
 
@@ -305,10 +151,6 @@ def _rule_choice(s: _State, i: int, rule: Rule, pair_i, cands_i, limits, tops) -
         if off is not None:
             return p, off
     return None
-
-
-def _timed_only(problem: Problem) -> bool:
-    return problem.all_timed and not problem.has_lists and not problem.pools
 
 
 def _place_stack_timed(problem: Problem, order: list[int], departures: Departures | None = None) -> _State:
@@ -386,15 +228,6 @@ class _StepMax:
         if self.chunk_max[chunk] < v:
             self.chunk_max[chunk] = v
 
-
-def _compressed_times(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
-    lo = np.fromiter((b.lower for b in problem.blocks), dtype=np.int64, count=len(problem.blocks))
-    hi = np.fromiter((b.upper for b in problem.blocks), dtype=np.int64, count=len(problem.blocks))
-    steps = np.sort(np.concatenate([lo, hi]))
-    keep = np.ones(len(steps), dtype=bool)
-    keep[1:] = steps[1:] != steps[:-1]
-    steps = steps[keep]
-    return np.searchsorted(steps, lo), np.searchsorted(steps, hi)
 
 
 def _place_timed(problem: Problem, order: list[int], rule: Rule) -> _State:
