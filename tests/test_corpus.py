@@ -26,14 +26,8 @@ from memplan.verify.prove import prove
 
 # name -> the error memplan gives today, "Type: first line" (ModelError, PlanError, ...).
 XFAIL = {
-    "ocr_rec_ppocrv4":
-        "ModelError: corpus:ocr_rec_ppocrv4: shape of tensor 'flatten_14.tmp_0' (output of node 'p2o.Reshape.64' (Reshape)) could not be inferred; the op may be unknown to ONNX shape inference",
-    "ocr_ddddocr_crnn":
-        "ModelError: corpus:ocr_ddddocr_crnn: shape of tensor '227' (output of node 'Reshape_69' (Reshape)) could not be inferred; the op may be unknown to ONNX shape inference",
     "ocr_ddddocr_old_quant":
         "ModelError: corpus:ocr_ddddocr_old_quant: node 'LSTM_202_quant' uses op com.microsoft.DynamicQuantizeLSTM, outside the default ONNX domain; memplan cannot infer its shapes",
-    "det_nudenet_yolov8n":
-        "ModelError: corpus:det_nudenet_yolov8n: dimension 2 ('unk__21') of tensor '/model.22/Unsqueeze_12_output_0' (input of node '/model.22/Sub' (Sub)) is dynamic",
     "kws_oww_hey_jarvis":
         "ModelError: corpus:kws_oww_hey_jarvis: node 'If_32' (If) has a subgraph (control flow); memplan plans static graphs only",
 }
