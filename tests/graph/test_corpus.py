@@ -175,7 +175,7 @@ def test_fetch_names_a_missing_member(monkeypatch, tmp_path, fake_pip):
 def _benchmark():
     import importlib.util
 
-    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "corpus.py")
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "corpus.py")
     spec = importlib.util.spec_from_file_location("corpus_benchmark", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
