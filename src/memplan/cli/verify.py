@@ -48,10 +48,6 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
         if inputs_path:  # real arrays fix the shapes of dynamic inputs and the branches taken
             input_shapes = tuple(input_shapes) + dynamic_input_shapes(inputs_path, path, tuple(input_shapes))
             values = {**pinned_values(inputs_path, path, values), **values}
-        graph = load(path, input_shapes=parse_input_shapes(input_shapes), name=model,  # messages name MODEL
-                     input_values=values)
-        inputs = load_inputs(inputs_path, graph, model, pinned=set(values)) if inputs_path else {}
-        inputs.update(input_feeds(path, values, model))  # pinned inputs: constants here, inputs to onnxruntime
         if tile:
             if plan_path or inputs_path or values:
                 raise InputError("--tile auto plans and feeds the tiled model itself; drop --plan, --inputs and "
@@ -59,16 +55,15 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
             outcome = tile_search(model, input_shapes, max_overhead, None, algorithm, order, alignment,
                                   io_in_arena, time_limit, seed, path=path)
             graph, result = outcome.graph, outcome.plan
-        elif plan_path:
-            from ..formats.plan_file import read_plan
-
-            result = read_plan(plan_path)
-            findings = check_plan(graph, result)
-            if findings:
-                made_for = f" (it was made for {result.model})" if result.model and result.model != model else ""
-                raise PlanError(f"{plan_path}: the plan does not fit {model}{made_for}: {findings[0]}")
         else:
-            result = make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
+            graph = load(path, input_shapes=parse_input_shapes(input_shapes), name=model,  # messages name MODEL
+                         input_values=values)
+            inputs = load_inputs(inputs_path, graph, model, pinned=set(values)) if inputs_path else {}
+            inputs.update(input_feeds(path, values, model))  # pinned inputs: constants here, inputs to onnxruntime
+            if plan_path:
+                result = _plan_from_file(plan_path, graph, model)
+            else:
+                result = make_plan(graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
         out = _stdout()
         if corrupt:
             result, (a, b) = corrupt_plan(result)
@@ -95,6 +90,19 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
         click.echo(f"memplan: verification FAILED: {model}: {bad.name} differs from onnxruntime "
                    f"(max abs {bad.max_abs:.3g}, max rel {bad.max_rel:.3g})", err=True)
         sys.exit(VERIFY_FAILED)
+
+
+def _plan_from_file(plan_path, graph, model):
+    """A plan file checked on its own and against the graph; names the model it was made for."""
+    from ..formats.plan_file import read_plan
+    from ..verify.check import check_plan
+
+    result = read_plan(plan_path)
+    findings = check_plan(graph, result)
+    if findings:
+        made_for = f" (it was made for {result.model})" if result.model and result.model != model else ""
+        raise PlanError(f"{plan_path}: the plan does not fit {model}{made_for}: {findings[0]}")
+    return result
 
 
 def _proof_table(model, plan, proof, rtol, atol):
