@@ -319,3 +319,11 @@ def test_graph_strip_is_not_a_solid_band_for_densenet():
     assert arcs.get_alpha() <= 0.2
     heights = sorted(seg[:, 1].max() for seg in arcs.get_segments())
     assert heights[-1] >= 5 * heights[0]
+
+
+def test_a_message_quoting_a_damaged_name_stays_one_line():
+    """Found by the long fuzz run: an op type with a newline broke the one-line error."""
+    from memplan.cli.common import one_line
+
+    assert one_line("node 'n0' (\ndd) depends on x") == "node 'n0' (\\ndd) depends on x"
+    assert one_line("plain message, café") == "plain message, café"

@@ -18,8 +18,14 @@ def _stdout() -> Console:
 
 
 def fail(message: str, code: int = ERROR):
-    click.echo(f"memplan: error: {message}", err=True)
+    click.echo(f"memplan: error: {one_line(message)}", err=True)
     sys.exit(code)
+
+
+def one_line(message: str) -> str:
+    """A message stays one line even when it quotes a name from a damaged file (a newline or
+    another control character in an op type or tensor name): such characters are escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 def user_errors(fn):
