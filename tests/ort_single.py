@@ -37,3 +37,12 @@ def ort_run(op, inputs, attrs, opset, outputs):
     got = iter(sess.run(None, {n: v for n, v in zip(names, inputs) if n}))
     produced = [f"y{i}" if keep else "" for i, keep in enumerate(outputs)]
     return [next(got) if n else None for n in produced[:len([o for o in outputs])]]
+
+
+def ort_model_run(model, feed):
+    """A whole model in onnxruntime, fed only the names it declares as inputs."""
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    names = {i.name for i in sess.get_inputs()}
+    return sess.run(None, {k: v for k, v in feed.items() if k in names})

@@ -1,7 +1,6 @@
 """Control flow made static: If with a known condition inlined, Loop and Scan with a static
 trip count unrolled; each checked against onnxruntime on the original model."""
 import numpy as np
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -11,17 +10,13 @@ from memplan.planner import plan
 from memplan.verify.executor import run_in_arena
 
 from helpers import save
+from ort_single import ort_model_run
 
 n = helper.make_node
 F = TensorProto.FLOAT
 
 
-def _run(model, feed):
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    names = {i.name for i in sess.get_inputs()}
-    return sess.run(None, {k: v for k, v in feed.items() if k in names})
+_run = ort_model_run
 
 
 def _model(nodes, inputs, outputs, inits=(), opset=13):

@@ -2,7 +2,6 @@
 what the original computes (onnxruntime on both), and what stays dynamic is named."""
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -12,16 +11,12 @@ from memplan.planner import plan
 from memplan.verify.executor import run_in_arena
 
 from helpers import save
+from ort_single import ort_model_run
 
 T, D, H = 6, 8, 2
 
 
-def _run(model, feed):
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    names = {i.name for i in sess.get_inputs()}
-    return sess.run(None, {k: v for k, v in feed.items() if k in names})
+_run = ort_model_run
 
 
 def _const(name, values, dtype=np.int64):
