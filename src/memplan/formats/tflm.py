@@ -92,10 +92,21 @@ def check_plan_for_tflm(tfl: TFLiteModel, plan) -> None:
     if far:
         raise PlanError(f"buffer {far[0].id} ends at byte {far[0].offset + far[0].size}, beyond TFLite Micro's "
                         f"int32 offsets (at most {INT32_MAX})")
-    shared = [b for b in plan.buffers if len(b.tensors) > 1]
+    shared = [b for b in plan.buffers if len(b.tensors) > 1 and not _concat_in_place(tfl.graph, b.names)]
     if shared:
         raise PlanError(f"buffer {shared[0].id} holds several tensors ({', '.join(shared[0].names)}); "
                         f"TFLite Micro cannot share storage between tensors: plan without in-place sharing")
+
+
+def _concat_in_place(graph, names) -> bool:
+    """A buffer holding a CONCATENATION's output and inputs at their slices (memplan's concat
+    sharing): TFLM runs it as it is, its concat kernel copying each input onto itself."""
+    producer = graph.producer
+    for name in names:
+        op = graph.ops[producer[name]] if name in producer else None
+        if op is not None and op.op_type == "CONCATENATION" and op.outputs[0] == name:
+            return set(names) <= {name, *op.inputs}
+    return False
 
 
 def export_model(tfl: TFLiteModel, plan) -> bytes:

@@ -5,6 +5,9 @@ from ..errors import InputError
 from ..units import format_size
 
 
+IN_PLACE = "no assembly copy: each row strip is written in place into the stage output (NHWC)"
+
+
 def parse_grid(text: str) -> tuple[int, int]:
     """``4x4`` -> (4, 4) (rows x columns of patches); ``8x1`` are row strips."""
     rows, sep, cols = text.lower().partition("x")
@@ -33,7 +36,8 @@ def tiling_lines(outcome) -> list[str]:
         f"MACs {outcome.macs_before:,} -> {outcome.macs_after:,} ({outcome.overhead:+.1%})",
         (f"split after node {t.until!r} (tensor {t.stage_output!r}), grid {t.grid[0]}x{t.grid[1]} "
          f"({len(t.patches)} patches)"),
-        f"assembly copies {format_size(t.copy_bytes)} ({t.copy_bytes:,} B: NCHW patches are not contiguous)",
+        (f"assembly copies {format_size(t.copy_bytes)} ({t.copy_bytes:,} B: NCHW patches are not contiguous)"
+         if t.copy_bytes else IN_PLACE),
         f"peak step {plan.peak_step}: {plan.order[plan.peak_step]}",
         (f"search {outcome.search_seconds:.1f} s ({outcome.candidates} candidates, {outcome.screened} screened, "
          f"{outcome.planned} planned); total {outcome.seconds:.1f} s"),
@@ -48,4 +52,4 @@ def tile_lines(tiled, macs_before: int) -> list[str]:
     extra = tiled.tiled_stage_macs - tiled.stage_macs
     return [f"split after node {tiled.until!r}, grid {tiled.grid[0]}x{tiled.grid[1]} ({len(tiled.patches)} patches)",
             f"MACs {macs_before:,} -> {macs_before + extra:,} ({extra / max(macs_before, 1):+.1%})",
-            f"assembly copies {format_size(tiled.copy_bytes)} ({tiled.copy_bytes:,} B)"]
+            f"assembly copies {format_size(tiled.copy_bytes)} ({tiled.copy_bytes:,} B)" if tiled.copy_bytes else IN_PLACE]
