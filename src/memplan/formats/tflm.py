@@ -99,14 +99,17 @@ def check_plan_for_tflm(tfl: TFLiteModel, plan) -> None:
 
 
 def _concat_in_place(graph, names) -> bool:
-    """A buffer holding a CONCATENATION's output and inputs at their slices (memplan's concat
-    sharing): TFLM runs it as it is, its concat kernel copying each input onto itself."""
-    producer = graph.producer
-    for name in names:
-        op = graph.ops[producer[name]] if name in producer else None
+    """A buffer holding CONCATENATION outputs and their inputs at their slices (memplan's
+    concat sharing, possibly nested): TFLM runs it as it is, its concat kernel copying each
+    input onto itself. Every member but one is an input of a concat whose output is a member."""
+    members = set(names)
+    hosted = set()
+    for name in members:
+        p = graph.producer.get(name)
+        op = graph.ops[p] if p is not None else None
         if op is not None and op.op_type == "CONCATENATION" and op.outputs[0] == name:
-            return set(names) <= {name, *op.inputs}
-    return False
+            hosted |= members & set(op.inputs)
+    return len(members - hosted) == 1
 
 
 def export_model(tfl: TFLiteModel, plan) -> bytes:

@@ -84,9 +84,9 @@ def view_op(tfl, op: Op) -> tuple[Op, dict[str, tuple[int, ...]]]:
         if pairs[0] != [0, 0]:
             return Op(op.name, "PAD of the batch axis", op.inputs, op.outputs, attrs), weights
         if pairs[1] == [0, 0] and pairs[2] == [0, 0]:  # channels only: a pointwise copy
-            return Op(op.name, "Identity", op.inputs[:1], op.outputs, attrs), weights
+            return Op(op.name, "Identity", op.inputs, op.outputs, attrs), weights
         attrs.update(kernel_shape=[1, 1], strides=[1, 1], pads=[pairs[1][0], pairs[2][0], pairs[1][1], pairs[2][1]])
-        return Op(op.name, "MaxPool", op.inputs[:1], op.outputs, attrs), weights
+        return Op(op.name, "MaxPool", op.inputs, op.outputs, attrs), weights
     if kind == "CONCATENATION":
         axis = int(options(tfl, op).axis)
         rank = len(graph.tensors[op.outputs[0]].shape)

@@ -39,6 +39,7 @@ from .receptive import AxisNeeds, find_stage, grid_needs, stage_macs
 from .receptive_tflite import CONV_TYPES, PAD_TYPES, POOL_TYPES, nchw_view, pad_pairs
 from .rewrite import Tiled
 
+MAX_CONCAT = 10  # kMaxInputNum of TFLM's concatenation kernel
 LOWEST = {"float32": np.finfo(np.float32).min, "int8": -128, "int16": -32768, "uint8": 0}
 
 
@@ -225,9 +226,23 @@ class _Writer:
         return out
 
     def assemble(self, outs: list[int]) -> None:
-        """One CONCATENATION along H into the stage output (built in place by the plan)."""
-        self._op("CONCATENATION", outs, [self.tfl.index[self.stage.output]], "ConcatenationOptions", axis=1,
-                 fusedActivationFunction=0)
+        """CONCATENATION along H into the stage output (built in place by the plan). TFLM's
+        concat takes at most ``MAX_CONCAT`` inputs: more strips are concatenated in groups
+        first (each group's output a slice of the stage output too, so also in place)."""
+        target = self.tfl.index[self.stage.output]
+        if len(outs) > MAX_CONCAT:
+            groups = [outs[k:k + MAX_CONCAT] for k in range(0, len(outs), MAX_CONCAT)]
+            outs = [self._group(g, target, k) for k, g in enumerate(groups)]
+        self._op("CONCATENATION", outs, [target], "ConcatenationOptions", axis=1, fusedActivationFunction=0)
+
+    def _group(self, strips: list[int], like: int, k: int) -> int:
+        if len(strips) == 1:
+            return strips[0]
+        shape = self._shape(like)
+        shape[1] = sum(self._shape(s)[1] for s in strips)
+        out = self._tensor(like, f"{self.stage.output}__group{k}", shape)
+        self._op("CONCATENATION", strips, [out], "ConcatenationOptions", axis=1, fusedActivationFunction=0)
+        return out
 
 
 _TYPE_NAMES = {"float32": "FLOAT32", "int8": "INT8", "int16": "INT16", "uint8": "UINT8"}

@@ -1,0 +1,63 @@
+"""Patch-based execution on the mediapipe models TFLite Micro runs: row strips of the first
+stage written in place, planned by memplan and proven in TFLM.
+
+    .venv/bin/python benchmarks/tiling_tflite.py [--models hand_landmark_full,...] [--max-overhead 0.15]
+
+Per model (float16 weights folded to float32 first, as TFLM needs): TFLM's own arena head for
+the original model (its GreedyMemoryPlanner), memplan's untiled arena, memplan's tiled arena
+(`memplan.tiling.tflite_search`, `memplan.planner.plan` defaults), the ratio, the whole
+model's extra MACs, the split and grid, the search time, and the proof: the tiled model run
+in TFLM with memplan's offline plan against TFLM running the original on one seeded input
+("identical": every output bitwise equal), with the arena head TFLM reports for the tiled
+run. The last lines are the geometric means of the ratios (memplan untiled / tiled, and
+TFLM's head for the original / the tiled head).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+
+import numpy as np
+
+from memplan.formats import tflm
+from memplan.graph import mediapipe, tflite_edit
+from memplan.tiling.tflite_search import search_tflite
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(mediapipe.TFLM_MODELS))
+    parser.add_argument("--max-overhead", type=float, default=0.15)
+    args = parser.parse_args(argv)
+    print("| model | TFLM head (original) | untiled arena | tiled arena | ratio | MACs overhead | split / grid "
+          "| search s | TFLM head (tiled) | vs TFLM | TFLM outputs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    ratios, vs_tflm = [], []
+    for name in [m for m in args.models.split(",") if m]:
+        with open(mediapipe.model_path(name), "rb") as f:
+            data = tflite_edit.fold_fp16_dequantize(f.read(), name)
+        original = tflm.load_bytes(data, name)
+        inputs = tflm.seeded_inputs(original, 0)
+        own = tflm.run(data, inputs)
+        outcome = search_tflite(data, max_overhead=args.max_overhead, source=name)
+        base, arena, t = outcome.base_plan.arena_bytes, outcome.plan.arena_bytes, outcome.tiled
+        head, verdict = own.head, "-"
+        if t is not None:
+            tiled = tflm.load_bytes(t.model, f"{name} (tiled)")
+            ran = tflm.run(tflm.export_model(tiled, outcome.plan), inputs)
+            head = ran.head
+            same = all(a.tobytes() == b.tobytes() for a, b in zip(own.outputs, ran.outputs))
+            worst = max(float(np.max(np.abs(a.astype(np.float64) - b))) for a, b in zip(own.outputs, ran.outputs))
+            verdict = "identical" if same else f"max abs {worst:.2g}"
+        ratios.append(base / arena)
+        vs_tflm.append(own.head / head)
+        where = f"{t.until} / {t.grid[0]}x{t.grid[1]}" if t else "none"
+        print(f"| {name} | {own.head:,} | {base:,} | {arena:,} | {base / arena:.2f}x | {outcome.overhead:+.1%} "
+              f"| {where} | {outcome.search_seconds:.1f} | {head:,} | {own.head / head:.2f}x | {verdict} |", flush=True)
+    geo = lambda xs: math.exp(sum(map(math.log, xs)) / len(xs))
+    print(f"\ngeometric mean ratio {geo(ratios):.2f}x (memplan untiled / tiled), {geo(vs_tflm):.2f}x (TFLM's head "
+          f"for the original / tiled head) over {len(ratios)} models")
+
+
+if __name__ == "__main__":
+    main()
