@@ -41,8 +41,11 @@ def main(argv=None):
         own = tflm.run(data, inputs)
         outcome = search_tflite(data, max_overhead=args.max_overhead, source=name)
         base, arena, t = outcome.base_plan.arena_bytes, outcome.plan.arena_bytes, outcome.tiled
-        head, verdict = own.head, "-"
-        if t is not None:
+        if t is None:  # no tiling helps: memplan's untiled plan, run in TFLM, is the figure
+            ran = tflm.run(tflm.export_model(original, outcome.plan), inputs)
+            head, verdict = ran.head, "untiled: " + ("identical" if all(
+                a.tobytes() == b.tobytes() for a, b in zip(own.outputs, ran.outputs)) else "DIFFERENT")
+        else:
             tiled = tflm.load_bytes(t.model, f"{name} (tiled)")
             ran = tflm.run(tflm.export_model(tiled, outcome.plan), inputs)
             head = ran.head
