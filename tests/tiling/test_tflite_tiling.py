@@ -10,6 +10,7 @@ from memplan.formats import tflm
 from memplan.planner import plan
 from memplan.tiling.receptive import find_stage
 from memplan.tiling.receptive_tflite import nchw_view
+from memplan.tiling.report import strips_line
 from memplan.tiling.tflite_rewrite import tile_tflite
 from memplan.tiling.tflite_search import search_tflite
 
@@ -109,7 +110,9 @@ def test_search_lowers_the_arena_and_runs_in_tflm():
     own, ours, tfl, p = run_both(data, outcome.tiled.model)
     assert all(a.tobytes() == b.tobytes() for a, b in zip(own.outputs, ours.outputs))
     assert ours.head < own.head
-    in_place(outcome.tiled, tfl, p)  # here the whole input dominates: copying the strips is as cheap
+    placed = in_place(outcome.tiled, tfl, p)  # here the whole input dominates: copying the strips is as cheap
+    line = strips_line(outcome)  # the report says which
+    assert ("no assembly copy" in line) == (placed == len(outcome.tiled.patches)), line
 
 
 def one_line_error(result, *needles):

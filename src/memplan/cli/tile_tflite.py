@@ -50,8 +50,8 @@ def check_tflite_output(output: str) -> None:
 
 
 def in_place_line(output: str) -> str:
-    return (f"strips written in place into the stage output (NHWC rows are contiguous); for TFLite Micro to do so, "
-            f"give it memplan's plan: memplan export-tflm {output} -o planned.tflite")
+    return f"for TFLite Micro to run memplan's plan (strips in place where it lowers the peak): " \
+           f"memplan export-tflm {output} -o planned.tflite"
 
 
 def verify_tiled(spec, outcome, input_seed: int, arena_size: int):

@@ -5,7 +5,20 @@ from ..errors import InputError
 from ..units import format_size
 
 
-IN_PLACE = "no assembly copy: each row strip is written in place into the stage output (NHWC)"
+IN_PLACE = "row strips are contiguous slices of the stage output (NHWC): the plan may build them in place"
+
+
+def strips_line(outcome) -> str:
+    """How the plan assembles NHWC row strips: in place (no copy) or by the concat's copy."""
+    t, plan, graph = outcome.tiled, outcome.plan, outcome.graph
+    names = [f"{t.stage_output}__p{r}" for r in range(len(t.patches))]
+    home = plan.buffer_of.get(t.stage_output)
+    copied = [n for n in names if n in plan.buffer_of and plan.buffer_of[n] != home]
+    if not copied:
+        return "no assembly copy: every row strip is written in place into the stage output (NHWC)"
+    nbytes = sum(graph.tensors[n].nbytes for n in copied)
+    return (f"assembly copies {format_size(nbytes)} ({nbytes:,} B): {len(copied)} of {len(names)} strips are "
+            f"copied, as building them in place (reserving the whole output from the first strip) would raise the peak")
 
 
 def parse_grid(text: str) -> tuple[int, int]:
@@ -37,7 +50,7 @@ def tiling_lines(outcome) -> list[str]:
         (f"split after node {t.until!r} (tensor {t.stage_output!r}), grid {t.grid[0]}x{t.grid[1]} "
          f"({len(t.patches)} patches)"),
         (f"assembly copies {format_size(t.copy_bytes)} ({t.copy_bytes:,} B: NCHW patches are not contiguous)"
-         if t.copy_bytes else IN_PLACE),
+         if t.copy_bytes else strips_line(outcome)),
         f"peak step {plan.peak_step}: {plan.order[plan.peak_step]}",
         (f"search {outcome.search_seconds:.1f} s ({outcome.candidates} candidates, {outcome.screened} screened, "
          f"{outcome.planned} planned); total {outcome.seconds:.1f} s"),
