@@ -83,6 +83,25 @@ def in_place(tiled, tfl, p) -> int:
     return count
 
 
+def test_tiled_file_runs_in_the_tflite_interpreter():
+    """LiteRT (the TFLite interpreter, the ``litert`` extra) loads the tiled file as it is and
+    computes the original model's outputs."""
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    data = strip_net()
+    tiled = tile_tflite(data, "CONV_2D_5", (3, 1)).model
+    x = tflm.seeded_inputs(tflm.load_bytes(data, "m"), 1)[0]
+
+    def run(model):
+        it = litert.Interpreter(model_content=bytes(model))
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        return [it.get_tensor(d["index"]).copy() for d in it.get_output_details()]
+
+    for a, b in zip(run(data), run(tiled)):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+
+
 def test_receptive_view_of_tflite_ops():
     view = nchw_view(tflm.load_bytes(strip_net(), "m"))
     assert view.tensors["x"].shape == (1, 3, 16, 12) and view.tensors["wd"].shape == (4, 1, 3, 3)
