@@ -49,6 +49,15 @@ def strip_net(height=16, width=12, *, pool="MAX_POOL_2D") -> bytes:
     return build(tensors, ops, [0], [16, 15])
 
 
+def test_budget_takes_the_least_overhead_that_fits():
+    data = strip_net(32, 24)
+    best = search_tflite(data, max_overhead=0.5)
+    budget = (best.base_plan.arena_bytes + best.plan.arena_bytes) // 2
+    cheap = search_tflite(data, max_overhead=0.5, budget=budget)
+    assert cheap.fits and best.plan.arena_bytes <= cheap.plan.arena_bytes <= budget
+    assert cheap.overhead < best.overhead
+
+
 def run_both(original: bytes, tiled_bytes: bytes, order: str = "heuristic"):
     tfl = tflm.load_bytes(tiled_bytes, "tiled")
     p = plan(tfl.graph, order=order)
