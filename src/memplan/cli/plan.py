@@ -92,8 +92,9 @@ def write_outputs(result, graph, json_path, picture):
         outputs.append((picture, figure_bytes(memory_figure(result, graph), picture)))
     if json_path:
         from ..formats.plan_json import plan_text
+        from ..graph.weight_access import analyze
 
-        outputs.append((json_path, plan_text(result)))
+        outputs.append((json_path, plan_text(result, analyze(graph))))
     write_all(outputs)
 
 
