@@ -77,3 +77,31 @@ def gather_nd_model(rows=64, width=4, picks=3):
 def save(model, path) -> str:
     onnx.save(model, str(path))
     return str(path)
+
+
+def masked_moe_model(tokens=1, experts=4, k=2, d=8, hidden=16, seed=0):
+    """Every expert computed on every token, times its gate
+    ``ReduceSum(Cast(Equal(idx, e)) * scores)``: weights w1_e, w2_e read only if e is picked."""
+    rng = np.random.default_rng(seed)
+    inits = {"router": rng.standard_normal((d, experts)).astype(np.float32),
+             "k": np.array([k], dtype=np.int64), "axis1": np.array([1], dtype=np.int64)}
+    nodes = [helper.make_node("MatMul", ["x", "router"], ["logits"], name="route"),
+             helper.make_node("TopK", ["logits", "k"], ["top", "idx"], name="topk", axis=-1),
+             helper.make_node("Softmax", ["top"], ["scores"], name="scores", axis=-1)]
+    outs = []
+    for e in range(experts):
+        inits[f"id{e}"] = np.array(e, dtype=np.int64)
+        inits[f"w1_{e}"] = (rng.standard_normal((d, hidden)) / np.sqrt(d)).astype(np.float32)
+        inits[f"w2_{e}"] = (rng.standard_normal((hidden, d)) / np.sqrt(hidden)).astype(np.float32)
+        nodes += [helper.make_node("Equal", ["idx", f"id{e}"], [f"is{e}"], name=f"is{e}"),
+                  helper.make_node("Cast", [f"is{e}"], [f"isf{e}"], name=f"cast{e}", to=TensorProto.FLOAT),
+                  helper.make_node("Mul", [f"isf{e}", "scores"], [f"gs{e}"], name=f"gs{e}"),
+                  helper.make_node("ReduceSum", [f"gs{e}", "axis1"], [f"gate{e}"], name=f"gate{e}", keepdims=1),
+                  helper.make_node("MatMul", ["x", f"w1_{e}"], [f"h{e}"], name=f"up{e}"),
+                  helper.make_node("Relu", [f"h{e}"], [f"a{e}"], name=f"relu{e}"),
+                  helper.make_node("MatMul", [f"a{e}", f"w2_{e}"], [f"o{e}"], name=f"down{e}"),
+                  helper.make_node("Mul", [f"o{e}", f"gate{e}"], [f"y{e}"], name=f"gated{e}")]
+        outs.append(f"y{e}")
+    nodes.append(helper.make_node("Sum", outs, ["y"], name="combine"))
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [tokens, d])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [tokens, d])], inits)

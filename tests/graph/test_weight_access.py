@@ -107,3 +107,19 @@ def test_branch_weights_worst_is_the_larger_branch():
     acc["d"] = Access("whole", 64, 64, 64)
     assert total_read(acc) == (150 + 50 + 125 + 64, 400 + 64)
     assert total_read(acc, ["c", "d"]) == (125 + 64, 250 + 64)
+
+
+@pytest.mark.parametrize("tokens, expected, picks", [(1, 256, 2), (3, 448, 4)])
+def test_experts_computed_under_a_mask(tmp_path, tokens, expected, picks):
+    """4 experts each computed whole and multiplied by ReduceSum(Cast(Equal(idx, e)) * scores):
+    each expert's weights are read when some token picks it (top 2 of 4)."""
+    from access_models import masked_moe_model
+
+    a = analyze(_load(masked_moe_model(tokens=tokens, experts=4, k=2), tmp_path))
+    for e in range(4):
+        for w in (f"w1_{e}", f"w2_{e}"):  # 8 x 16 x 4 B; picked with chance 1 - (1/2)^tokens
+            assert (a[w].kind, a[w].expected, a[w].worst, a[w].picks) == ("expert", expected, 512, picks)
+            assert a[w].group == ("topk", f"is{e}")
+    assert a["router"].kind == "whole"
+    small = sum(x.size for x in a.values() if x.kind == "whole")
+    assert total_read(a) == (small + 8 * expected, small + picks * 1024)  # worst: the picks largest experts

@@ -106,3 +106,12 @@ def test_a_gather_that_skips_the_fetch_reads_poison(tmp_path):
     fetch = Fetcher(g, p, tp.weight_modes, weight_values(g))
     fetch.inputs = lambda index, op, ins: ins
     assert not prove(path, g, p, fetch=fetch).ok
+
+
+def test_masked_experts_plan_on_demand_and_run_whole(tmp_path):
+    from access_models import masked_moe_model
+
+    proof, tp, fetch = _proof(save(masked_moe_model(tokens=1, experts=4, k=2), tmp_path / "mm.onnx"))
+    assert proof.ok and fetch.weights == set() and proof.fetched == 0
+    assert fetch.unfetched == {f"w{i}_{e}" for i in (1, 2) for e in range(4)}
+    assert tp.demand_bytes == (8 * 256, 2 * 1024)  # each weight: chance 1/2 of its 512 B; worst: 2 experts

@@ -10,7 +10,10 @@ Every weight gets one `Access`:
               are computed at run time: per inference, one slice per index, the number of
               indices from the index tensor's static shape and the bytes of a slice from the
               table's trailing dimensions;
-  ``expert``  the same, with a ``TopK``'s index output feeding the indices: a router picks k
+  ``expert``  the same, with a ``TopK``'s index output feeding the indices (or every expert
+              computed and multiplied by a mask from the TopK: `masked_experts`, read whole
+              when picked, expected ``size (1 - (1 - k/E)^T)``, worst over a router its
+              ``min(T k, E)`` largest experts): a router picks k
               of the E slices (experts) for each of T tokens; each expert read once. Worst
               case ``min(T k, E)`` experts; expected ``E (1 - (1 - k/E)^T)`` (uniform
               routing), both k for T = 1 (a decode step); for T = 8, top-2 of 8: worst all 8,
@@ -81,6 +84,8 @@ class Access:
     worst: int
     reads: tuple[Read, ...] = ()
     branch: tuple[str, str] | None = None  # (If node, branch) for ``branch``
+    group: tuple[str, str] | None = None  # (TopK, expert) for an expert computed under a mask
+    picks: int = 0  # masked experts of that TopK one inference may read at most
 
     @property
     def partial(self) -> bool:
@@ -96,17 +101,28 @@ def whole(size: int) -> Access:
 
 def analyze(graph: Graph) -> dict[str, Access]:
     """An `Access` for every weight of ``graph.weights``, in that order. O(ops + tensors)."""
+    from .masked_experts import masked_experts
+
     tied = {t for op in graph.const_ops for t in op.inputs if t}  # read whole at load time
+    masked = masked_experts(graph)
     out = {}
     for w in graph.weights:
         size = graph.tensors[w].nbytes
         reads = None if w in tied else _gather_reads(graph, w, size)
         if not reads:
-            out[w] = whole(size)
+            out[w] = _masked(masked.get(w), size) if w in masked else whole(size)
             continue
         access = _partial(size, tuple(reads))
         out[w] = access if access.expected < size else whole(size)
     return out
+
+
+def _masked(expert, size: int) -> Access:
+    """An expert computed under a mask: read whole when its router picks it, else not at all."""
+    expected = round(size * expert.chance)
+    if expected >= size:
+        return whole(size)
+    return Access("expert", size, expected, size, group=(expert.router, expert.expert), picks=expert.picks)
 
 
 def _partial(size: int, reads: tuple[Read, ...]) -> Access:
@@ -187,6 +203,18 @@ def _router_k(graph: Graph, index: str) -> int:
     return 0
 
 
+def _masked_worst(chosen) -> int:
+    """Per router: the ``picks`` largest of its masked experts."""
+    experts: dict[str, dict[str, int]] = {}
+    picks: dict[str, int] = {}
+    for a in chosen:
+        if a.group is not None:
+            router, expert = a.group
+            experts.setdefault(router, {})[expert] = experts.get(router, {}).get(expert, 0) + a.size
+            picks[router] = a.picks
+    return sum(sum(sorted(sizes.values(), reverse=True)[:picks[r]]) for r, sizes in experts.items())
+
+
 def branch_access(sizes: Mapping[str, int], branch_of: Mapping[str, tuple[str, str]],
                   branches_per_if: Mapping[str, int] | None = None) -> dict[str, Access]:
     """``branch`` accesses for weights read only inside one branch of an input-dependent If:
@@ -214,7 +242,8 @@ def total_read(accesses: Mapping[str, Access], names=None) -> tuple[int, int]:
     except that the worst case of an If is its larger branch, not both."""
     chosen = [accesses[w] for w in (accesses if names is None else names)]
     expected = sum(a.expected for a in chosen)
-    worst = sum(a.worst for a in chosen if a.kind != "branch")
+    worst = sum(a.worst for a in chosen if a.kind != "branch" and a.group is None)
+    worst += _masked_worst(chosen)
     per_if: dict[str, int] = {}
     for (node, _), size in branch_sizes({str(i): a for i, a in enumerate(chosen)}).items():
         per_if[node] = max(per_if.get(node, 0), size)

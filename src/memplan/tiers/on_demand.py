@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..graph.weight_access import Access, analyze
+from ..graph.weight_access import Access, analyze, total_read
+
+
+PARTIAL_MODES = ("on-demand", "in-place")  # the modes that read only what the indices select
 
 
 def partial_access(graph, *, enabled: bool = True) -> dict[str, Access]:
@@ -39,24 +42,16 @@ def bytes_moved(items, by_name: Mapping[str, str], access: Mapping[str, Access])
     """(expected, worst) weight bytes moved per inference: streamed weights whole at every use,
     in-place ones too unless read in part, on-demand ones and in-place partial ones the bytes
     read."""
-    expected = worst = 0
-    for w in items:
-        mode = by_name[w.name]
-        if mode == "resident":
-            continue
-        a = access.get(w.name)
-        if a is not None and mode in ("on-demand", "in-place"):
-            expected, worst = expected + a.expected, worst + a.worst
-        else:
-            expected, worst = expected + w.size * len(w.steps), worst + w.size * len(w.steps)
-    return expected, worst
+    whole = sum(w.size * len(w.steps) for w in items
+                if by_name[w.name] != "resident" and not (w.name in access and by_name[w.name] in PARTIAL_MODES))
+    expected, worst = demand_read(by_name, access)
+    return whole + expected, whole + worst
 
 
 def demand_read(by_name: Mapping[str, str], access: Mapping[str, Access]) -> tuple[int, int]:
     """(expected, worst) bytes fetched per inference by the weights read in part that are not
     resident or streamed whole (what the executor's fetch count is compared with)."""
-    chosen = [a for w, a in access.items() if by_name.get(w) in ("on-demand", "in-place")]
-    return sum(a.expected for a in chosen), sum(a.worst for a in chosen)
+    return total_read(access, [w for w in access if by_name.get(w) in PARTIAL_MODES])
 
 
 def step_read_bytes(items, access: Mapping[str, Access]) -> dict[str, int]:

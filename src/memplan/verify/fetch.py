@@ -9,7 +9,8 @@ stored in flash or ROM) into a staging array of only those slices, and the Gathe
 staging array with its indices renumbered. Every byte copied is counted; the count for an
 input is what the plan's ``bytes_read`` says for it (rows: every index; experts: each distinct
 expert, k for one token). ``GatherElements`` fetches single elements into an otherwise
-poisoned copy.
+poisoned copy. Experts computed under a mask (`graph.masked_experts`) and weights gathered
+through a view are not fetched: they run from the blob and are listed in ``unfetched``.
 """
 from __future__ import annotations
 
@@ -28,8 +29,12 @@ class Fetcher:
         access = analyze(graph)
         self.graph = graph
         gathered = {g.op for a in access.values() for g in a.reads}
-        self.weights = {w for w, m in modes.items() if m in ("on-demand", "in-place") and access[w].partial
+        partial = {w for w, m in modes.items() if m in ("on-demand", "in-place") and access[w].partial}
+        self.weights = {w for w in partial if access[w].reads
                         and all(r.op in gathered and graph.ops[r.op].inputs[0] == w for r in access[w].reads)}
+        self.unfetched = partial - self.weights  # masked experts, views: run whole, not fetched
+        self.expected = sum(access[w].expected for w in self.weights)  # the plan's figures for them
+        self.worst = sum(access[w].worst for w in self.weights)
         self.access = access
         self.image = np.zeros(plan.weights_bytes, dtype=np.uint8)
         self.tables = {}
