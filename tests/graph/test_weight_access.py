@@ -123,3 +123,20 @@ def test_experts_computed_under_a_mask(tmp_path, tokens, expected, picks):
     assert a["router"].kind == "whole"
     small = sum(x.size for x in a.values() if x.kind == "whole")
     assert total_read(a) == (small + 8 * expected, small + picks * 1024)  # worst: the picks largest experts
+
+
+def test_analyze_marks_branch_weights_given_their_branch():
+    """The importer keeps an If on an input value: its then-branch reads ``a``, its else-branch
+    ``b`` (here as plain ops; the mapping says which branch each lives in)."""
+    tensors = [Tensor("x", (4,), "float32", "input"), Tensor("a", (64,), "float32", "weight"),
+               Tensor("b", (32,), "float32", "weight"), Tensor("c", (4,), "float32", "weight"),
+               Tensor("ya", (4,), "float32", "activation"), Tensor("yb", (4,), "float32", "activation"),
+               Tensor("y", (4,), "float32", "output")]
+    ops = [Op("ta", "Add", ("x", "c"), ("ya",)), Op("tb", "Mul", ("ya", "c"), ("yb",)),
+           Op("o", "Add", ("yb", "x"), ("y",))]
+    g = Graph("g", tuple(ops), {t.name: t for t in tensors}, ("x",), ("y",))
+    a = analyze(g, branches={"a": ("if0", "then"), "b": ("if0", "else")})
+    assert (a["a"].kind, a["a"].expected, a["a"].worst) == ("branch", 128, 256)
+    assert (a["b"].kind, a["b"].expected, a["b"].worst) == ("branch", 64, 128)
+    assert a["c"].kind == "whole"
+    assert total_read(a) == (128 + 64 + 16, 256 + 16)  # worst: the larger branch

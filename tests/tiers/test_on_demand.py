@@ -106,3 +106,19 @@ def test_exact_equals_brute_force_with_on_demand_items():
                 if result.modes[k] == "on-demand":  # staged at its step only
                     assert (blocks[f"d@{w.steps[0]}"].lower, blocks[f"d@{w.steps[0]}"].upper) == (w.steps[0],
                                                                                                    w.steps[0] + 1)
+
+
+def test_branch_weights_on_demand_worst_is_the_larger_branch(tmp_path):
+    """As if the importer kept an If: branch_model's two big convs marked as the two branches
+    of one If (the mapping the control-flow import will supply)."""
+    g = memplan.load(save(branch_model(), tmp_path / "b.onnx"))
+    p = memplan.plan(g)
+    big = sorted(g.weights, key=lambda w: -g.tensors[w].nbytes)[:2]
+    branches = {big[0]: ("if0", "then"), big[1]: ("if0", "else")}
+    sizes = [g.tensors[w].nbytes for w in big]
+    tp = place(g, p, rom_device(1 << 20), weights="on-demand", branches=branches)
+    assert check_tiered(g, tp) == [] and tp.fits
+    assert {tp.weight_modes[w] for w in big} == {"on-demand"}
+    assert tp.demand_bytes == (sum(s // 2 for s in sizes), max(sizes))
+    staged = {w: s.size for s in tp.staging for w, _ in s.weights}
+    assert all(staged[w] >= g.tensors[w].nbytes for w in big)  # the whole weight, if its branch runs

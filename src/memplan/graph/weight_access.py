@@ -99,8 +99,10 @@ def whole(size: int) -> Access:
     return Access("whole", size, size, size)
 
 
-def analyze(graph: Graph) -> dict[str, Access]:
-    """An `Access` for every weight of ``graph.weights``, in that order. O(ops + tensors)."""
+def analyze(graph: Graph, *, branches: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Access]:
+    """An `Access` for every weight of ``graph.weights``, in that order. O(ops + tensors).
+    ``branches``: weight -> (If node, branch) for the weights read only inside one branch of
+    an If on input values (control flow kept by the importer); they become ``branch``."""
     from .masked_experts import masked_experts
 
     tied = {t for op in graph.const_ops for t in op.inputs if t}  # read whole at load time
@@ -114,6 +116,8 @@ def analyze(graph: Graph) -> dict[str, Access]:
             continue
         access = _partial(size, tuple(reads))
         out[w] = access if access.expected < size else whole(size)
+    if branches:
+        out.update(branch_access({w: graph.tensors[w].nbytes for w in branches}, branches))
     return out
 
 

@@ -19,11 +19,12 @@ from ..graph.weight_access import Access, analyze, total_read
 PARTIAL_MODES = ("on-demand", "in-place")  # the modes that read only what the indices select
 
 
-def partial_access(graph, *, enabled: bool = True) -> dict[str, Access]:
-    """Weight -> `Access` for the weights read in part (empty when not ``enabled``)."""
+def partial_access(graph, *, enabled: bool = True, branches=None) -> dict[str, Access]:
+    """Weight -> `Access` for the weights read in part (empty when not ``enabled``);
+    ``branches`` as `weight_access.analyze` takes it."""
     if not enabled:
         return {}
-    return {w: a for w, a in analyze(graph).items() if a.partial}
+    return {w: a for w, a in analyze(graph, branches=branches).items() if a.partial}
 
 
 def demand_costs(access: Access, home, objective: str, scale: int, allowed) -> dict[str, int]:

@@ -123,6 +123,7 @@ class TieredPlan:
     staging: tuple[StreamBuffer, ...] = ()  # on-demand staging buffers, live on [step, step]
     weight_bytes_worst: int = -1  # per inference, worst case (-1: as weight_bytes_moved)
     demand_bytes: tuple[int, int] = (0, 0)  # (expected, worst) fetched by weights read in part
+    branches: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # as given to `place`
 
     @property
     def bytes_moved_worst(self) -> int:
@@ -218,20 +219,22 @@ def _ns(seconds: float) -> int:
 
 def place(graph: Graph, plan: Plan, device: Device, *, weights: str = "auto", objective: str = "bytes",
           method: str = "auto", algorithm: str | None = None, time_limit: float = 6.0,
-          macs: Sequence[float] | None = None, partial: bool = True) -> TieredPlan:
+          macs: Sequence[float] | None = None, partial: bool = True, branches=None) -> TieredPlan:
     """Place ``plan`` (made for ``graph``) on ``device``; validated by `check_tiered`.
 
     ``weights``: one mode for every weight, or ``auto``: a mode per weight (`weight_modes`),
     falling back to the best single mode when that search cannot prove its answer optimal.
     ``macs``: multiply-accumulates of the op at each step, for the time estimate (optional).
     ``time_limit``: seconds for the exact searches, shared by the candidates. ``partial``: False
-    treats every weight as read whole (as before weight access analysis; for comparisons)."""
+    treats every weight as read whole (as before weight access analysis; for comparisons).
+    ``branches``: weight -> (If node, branch) of the weights read in one branch only."""
     if weights not in WEIGHT_MODES:
         raise PlanError(f"unknown weight mode {weights!r}; choose one of: {', '.join(WEIGHT_MODES)}")
     if objective not in OBJECTIVES:
         raise PlanError(f"unknown objective {objective!r}; choose one of: {', '.join(OBJECTIVES)}")
     algorithm = algorithm or (plan.algorithm if plan.algorithm in alloc.ALGORITHMS else "greedy_by_size")
-    job = _Job(graph, plan, device, objective, method, algorithm, macs, partial_access(graph, enabled=partial))
+    access = partial_access(graph, enabled=partial, branches=branches)
+    job = _Job(graph, plan, device, objective, method, algorithm, macs, access)
     if weights == "in-place" and not weights_home(device).addressable and job.items:
         raise PlanError(f"device {device.name}: tier {weights_home(device).name!r} is not addressable, so weights "
                         f"cannot be read in place; use --weights stream, resident or auto")
@@ -244,6 +247,8 @@ def place(graph: Graph, plan: Plan, device: Device, *, weights: str = "auto", ob
             modes = [m for m in MODES if all(m in w.costs for w in job.items)]
             candidates += [job.uniform(m, time_limit / 2 / max(len(modes), 1)) for m in modes]
     best = _pick(candidates, objective)
+    if branches:
+        best = dataclasses.replace(best, branches=dict(branches))
     from ..verify.check_tiers import check_tiered
 
     findings = check_tiered(graph, best)
