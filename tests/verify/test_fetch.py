@@ -115,3 +115,11 @@ def test_masked_experts_plan_on_demand_and_run_whole(tmp_path):
     assert proof.ok and fetch.weights == set() and proof.fetched == 0
     assert fetch.unfetched == {f"w{i}_{e}" for i in (1, 2) for e in range(4)}
     assert tp.demand_bytes == (8 * 256, 2 * 1024)  # each weight: chance 1/2 of its 512 B; worst: 2 experts
+
+
+def test_cli_verify_device_errors_are_one_line(tmp_path):
+    path = save(embedding_model(), tmp_path / "e.onnx")
+    code, out, err = run_cli("verify", path, "--device", "no-such-device")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "no-such-device" in err
+    code, out, err = run_cli("verify", path, "--device", "n64", "--tile", "auto")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--tile" in err

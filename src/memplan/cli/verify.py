@@ -47,6 +47,8 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
     from ..graph.zoo import resolve
 
     onnx_only(model, "verify", "'memplan verify-tflm'")
+    if device and tile:
+        raise InputError("--device does not combine with --tile yet; verify the tiled model without --device")
     path, _ = resolve(model)
     values = parse_input_values(click.get_current_context().meta.get("memplan.input_values", ()))
     with tempfile.TemporaryDirectory() as tmp:
