@@ -14,7 +14,7 @@ with every check the file alone allows, is `plan_file.read_plan`.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
 from ..errors import InputError
 from ..fileio import write_atomic
@@ -23,7 +23,9 @@ from ..planner import Plan, PlacedBuffer, WeightSlot
 FORMAT = "memplan.plan/1"
 
 
-def plan_to_dict(plan: Plan) -> dict[str, Any]:
+def plan_to_dict(plan: Plan, access: Mapping | None = None) -> dict[str, Any]:
+    """``access``: weight -> `graph.weight_access.Access`; when given, each entry of
+    ``weights.tensors`` also carries ``"access"`` and ``"bytes_read"`` (expected, worst)."""
     buffers = []
     for b in plan.buffers:
         entry = {"id": b.id, "offset": b.offset, "size": b.size, "first_step": b.first_step,
@@ -39,8 +41,17 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "arena_bytes": plan.arena_bytes, "lower_bound_bytes": plan.lower_bound_bytes,
         "naive_bytes": plan.naive_bytes, "sharing_only_bytes": plan.sharing_only_bytes, "buffers": buffers,
         "weights": {"bytes": plan.weights_bytes,
-                    "tensors": [{"name": w.name, "offset": w.offset, "size": w.size} for w in plan.weights]},
+                    "tensors": [_weight_entry(w, access) for w in plan.weights]},
     }
+
+
+def _weight_entry(w: WeightSlot, access: Mapping | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": w.name, "offset": w.offset, "size": w.size}
+    if access is not None:
+        a = access.get(w.name)
+        entry["access"] = a.kind if a is not None else "whole"
+        entry["bytes_read"] = a.as_json() if a is not None else {"expected": w.size, "worst": w.size}
+    return entry
 
 
 def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
@@ -71,9 +82,9 @@ def _offsets_in_buffer(buffer: dict) -> dict:
     return buffer.get("offsets_in_buffer", buffer.get("tensor_offsets", {}))
 
 
-def plan_text(plan: Plan) -> str:
-    return json.dumps(plan_to_dict(plan), indent=1) + "\n"
+def plan_text(plan: Plan, access: Mapping | None = None) -> str:
+    return json.dumps(plan_to_dict(plan, access), indent=1) + "\n"
 
 
-def write_plan(plan: Plan, path: str) -> None:
-    write_atomic(path, plan_text(plan))
+def write_plan(plan: Plan, path: str, access: Mapping | None = None) -> None:
+    write_atomic(path, plan_text(plan, access))

@@ -46,12 +46,17 @@ def weight_values(graph) -> dict[str, np.ndarray]:
 
 
 def run_in_arena(graph, plan, inputs: dict[str, np.ndarray], *, poison: bool = True,
-                 observe: Callable[[str, np.ndarray], None] | None = None) -> ArenaRun:
+                 observe: Callable[[str, np.ndarray], None] | None = None, fetch=None) -> ArenaRun:
     """Run the ops in plan order inside one arena. ``observe(name, value)`` sees every
-    output right after the op that writes it (to compare intermediates with a reference)."""
+    output right after the op that writes it (to compare intermediates with a reference).
+    ``fetch``: a `verify.fetch.Fetcher`; the weights it fetches on demand are poisoned in the
+    blob and each Gather reading one gets a staging array of the slices it names instead."""
     start = time.perf_counter()
     arena = np.zeros(plan.arena_bytes, dtype=np.uint8)
     views = _weight_views(graph, plan)
+    if fetch is not None:
+        fetch.hide(views)
+    op_index = {op.name: i for i, op in enumerate(graph.ops)}
     offsets = plan.tensor_offsets
     for name, t in graph.tensors.items():
         if t.kind != "weight":
@@ -67,8 +72,10 @@ def run_in_arena(graph, plan, inputs: dict[str, np.ndarray], *, poison: bool = T
         op = by_name[op_name]
         if poison:
             poisoned += _poison_outputs(arena, graph, plan, op)
-        _run(op, [views[t] if t else None for t in op.inputs],
-             [views[t] if t else None for t in op.outputs], graph.opset)
+        ins = [views[t] if t else None for t in op.inputs]
+        if fetch is not None:
+            ins = fetch.inputs(op_index[op_name], op, ins)
+        _run(op, ins, [views[t] if t else None for t in op.outputs], graph.opset)
         if observe is not None:
             for t in op.outputs:
                 if t:
