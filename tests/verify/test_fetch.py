@@ -2,7 +2,6 @@
 17): outputs match onnxruntime and the bytes fetched equal the plan's figure."""
 import json
 
-
 import memplan
 from memplan.tiers.devices import parse_device
 from memplan.tiers.placement import place
