@@ -21,13 +21,16 @@ outer order does not see the region's size (the If is scheduled as if it took no
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
-from .graph.branches import branch_graphs, has_branches
+from .graph.branches import LABELS, branch_graphs, branch_weights, has_branches
 from .graph.ir import Graph
 from .lifetimes import Buffer
 from .units import align_up
+
+
+BRANCH_LABELS = tuple(LABELS.values())  # "then", "else"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class IfPlan:
     branches: Mapping[str, object]
     region: int
     size: int
+    only_weights: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # label -> weights read only there
 
 
 def plan_branches(graph: Graph, plan_fn: Callable) -> dict[str, dict[str, object]]:
@@ -56,12 +60,16 @@ def with_regions(graph: Graph, order: tuple[int, ...], bufs: tuple[Buffer, ...],
                  nested: Mapping[str, Mapping]) -> tuple[tuple[Buffer, ...], dict[str, IfPlan]]:
     """``bufs`` plus one region buffer per If, live at the If's step only."""
     step = {graph.ops[i].name: s for s, i in enumerate(order)}
+    only: dict[str, dict[str, list[str]]] = {}
+    for w, (name, label) in branch_weights(graph).items():
+        only.setdefault(name, {}).setdefault(label, []).append(w)
     extra, plans = [], {}
     for name, branches in nested.items():
         size = max((p.arena_bytes for p in branches.values()), default=0)
         ident = len(bufs) + len(extra)
         extra.append(Buffer(ident, size, step[name], step[name], ()))
-        plans[name] = IfPlan(dict(branches), ident, size)
+        weights = {label: tuple(ws) for label, ws in only.get(name, {}).items()}
+        plans[name] = IfPlan(dict(branches), ident, size, weights)
     return bufs + tuple(extra), plans
 
 
