@@ -87,3 +87,18 @@ def test_a_broken_branch_plan_is_caught_and_named(if_file):
     assert any(str(f).startswith("If 'branch', then branch: buffer") for f in check_plan(graph, bad))
     missing = replace(plan, subplans={})
     assert any("If 'branch' has no nested plans" in str(f) for f in check_plan(graph, missing))
+
+
+@pytest.mark.parametrize("value, branch", [(0.0, "else"), (-5.0, "then")])
+def test_openwakeword_if_takes_each_branch_and_matches_onnxruntime(value, branch):
+    """hey_jarvis runs its verifier MLP (then) only when the first model's score is >= 0.5:
+    a constant input of -5 scores 0.85, zeros score 0.0002."""
+    from memplan.graph import corpus
+
+    graph = memplan.load("corpus:kws_oww_hey_jarvis")
+    plan = memplan.plan(graph)
+    x = np.full((1, 16, 96), value, dtype=np.float32)
+    seen = []
+    run_in_arena(graph, plan, {"x.1": x}, observe=lambda name, _: seen.append(name))
+    assert ("p2" in seen) == (branch == "then")
+    assert prove(corpus.model_path("kws_oww_hey_jarvis"), graph, plan, inputs={"x.1": x}).ok
