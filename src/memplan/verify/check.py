@@ -186,13 +186,20 @@ def region_steps(graph, plan) -> dict[int, int]:
     return {ip.region: step[name] for name, ip in subplans.items() if name in step}
 
 
+def _branches(op) -> dict:
+    """``{"then": Graph, "else": Graph}`` of an If planned per branch (`graph.branches`'s
+    form, read here without importing it: allocators import this validator, and allocation
+    knows no graphs)."""
+    if op.op_type != "If" or not hasattr(op.attrs.get("then_branch"), "ops"):
+        return {}
+    return {"then": op.attrs["then_branch"], "else": op.attrs["else_branch"]}
+
+
 def _check_branches(graph, plan, limit: int) -> list[Finding]:
     """Every If kept in the graph has a plan per branch, each valid for its branch graph and
     fitting the If's region (`planner_branches`); findings name the If and the branch."""
-    from ..graph.branches import branch_graphs, has_branches
-
     subplans = getattr(plan, "subplans", {}) or {}
-    ifs = {op.name: op for op in graph.ops if has_branches(op)}
+    ifs = {op.name: op for op in graph.ops if _branches(op)}
     findings = [Finding("branches", f"the plan has nested plans for {name!r}, which is no If of this model")
                 for name in sorted(set(subplans) - set(ifs))]
     sizes = {b.id: b.size for b in plan.buffers}
@@ -201,7 +208,7 @@ def _check_branches(graph, plan, limit: int) -> list[Finding]:
         if ip is None or ip.region not in sizes:
             findings.append(Finding("branches", f"If {name!r} has no nested plans or no region buffer"))
             continue
-        for label, g in branch_graphs(op).items():
+        for label, g in _branches(op).items():
             p = ip.branches.get(label)
             if p is None:
                 findings.append(Finding("branches", f"If {name!r} has no plan for its {label} branch"))
