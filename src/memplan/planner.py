@@ -128,7 +128,8 @@ def plan(graph: Graph, *, algorithm: str = "best", alignment: int = 16, order: s
     ``sharing`` (default: all rules on, `Sharing()`; `Sharing.off()` for one buffer per
     tensor) says which tensors may share storage; the order is chosen under it.
     ``order_options`` go to the scheduler (e.g. ``time_limit``, ``progress``), ``options`` to
-    the allocator (e.g. ``time_limit``, ``seed``)."""
+    the allocator (e.g. ``time_limit``, ``seed``). An If planned per branch gets a nested plan
+    per branch, with the same options, and a region buffer (`planner_branches`)."""
     if alignment < 1 or alignment & (alignment - 1):
         raise PlanError(f"alignment must be a power of two, got {alignment}")
     sharing = Sharing() if sharing is None else sharing

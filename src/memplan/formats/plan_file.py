@@ -255,6 +255,9 @@ def check_width(plan: Plan, limit: int, target: str) -> None:
     for what, value in values:
         if value > limit:
             raise InputError(f"{plan.model or 'plan'}: {what} {value} does not fit {target} (at most {limit})")
+    for ip in plan.subplans.values():  # an If's branch plans (their offsets lie inside the arena)
+        for branch in ip.branches.values():
+            check_width(branch, limit, target)
 
 
 def read_plan(path: str) -> Plan:
