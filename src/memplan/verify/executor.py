@@ -182,7 +182,10 @@ def corrupt(plan):
                   if a.size and b.size and a.first_step < b.first_step <= a.last_step]
     if not candidates:
         raise PlanError("no two buffers are live together in this plan; nothing to corrupt")
-    a, b = max(candidates, key=lambda p: (p[1].first_step < p[0].last_step, min(p[0].size, p[1].size),
+    # an If's branches read only on the taken path: prefer a clobbered buffer read after b by a plain op
+    if_steps = {s for s, name in enumerate(plan.order) if name in (plan.subplans or {})}
+    a, b = max(candidates, key=lambda p: (p[1].first_step < p[0].last_step and p[0].last_step not in if_steps,
+                                          p[1].first_step < p[0].last_step, min(p[0].size, p[1].size),
                                           -p[0].id, -p[1].id))
     moved = tuple(replace(x, offset=a.offset) if x.id == b.id else x for x in plan.buffers)
     arena = max(plan.arena_bytes, a.offset + b.size)
