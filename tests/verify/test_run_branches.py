@@ -102,3 +102,13 @@ def test_openwakeword_if_takes_each_branch_and_matches_onnxruntime(value, branch
     run_in_arena(graph, plan, {"x.1": x}, observe=lambda name, _: seen.append(name))
     assert ("p2" in seen) == (branch == "then")
     assert prove(corpus.model_path("kws_oww_hey_jarvis"), graph, plan, inputs={"x.1": x}).ok
+
+
+def test_corrupt_plan_of_a_model_with_an_if_fails():
+    """--corrupt must not clobber a tensor read only by the If: the untaken branch hides it."""
+    from memplan.graph import corpus
+    from memplan.verify.executor import corrupt
+
+    graph = memplan.load("corpus:kws_oww_hey_jarvis")
+    bad, _ = corrupt(memplan.plan(graph))
+    assert not prove(corpus.model_path("kws_oww_hey_jarvis"), graph, bad, seed=0).ok
