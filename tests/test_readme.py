@@ -20,7 +20,7 @@ README = os.path.join(ROOT, "README.md")
 SHIPPED = ("benchmarks", "examples")
 # Substrings of the README lines that take longer than ~10 s on a 2-core machine.
 SLOW = ("plan zoo:densenet121", "verify zoo:resnet50", "pipeline zoo:resnet50", "study", "quantize",
-        "verify-tflm", "alloc benchmarks/data/minimalloc/A.1048576.csv")
+        "verify-tflm", "alloc benchmarks/data/minimalloc/A.1048576.csv", "mediapipe:hand_landmark_full --tile")
 
 
 def blocks(text: str) -> list[tuple[str, str]]:

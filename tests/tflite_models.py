@@ -14,6 +14,12 @@ OPTIONS = {  # opcode -> (BuiltinOptions member, options class name)
     "DEQUANTIZE": ("DequantizeOptions", "DequantizeOptionsT"),
     "RESHAPE": ("ReshapeOptions", "ReshapeOptionsT"),
     "WHILE": ("WhileOptions", "WhileOptionsT"),
+    "CONV_2D": ("Conv2DOptions", "Conv2DOptionsT"),
+    "DEPTHWISE_CONV_2D": ("DepthwiseConv2DOptions", "DepthwiseConv2DOptionsT"),
+    "MAX_POOL_2D": ("Pool2DOptions", "Pool2DOptionsT"),
+    "AVERAGE_POOL_2D": ("Pool2DOptions", "Pool2DOptionsT"),
+    "PAD": ("PadOptions", "PadOptionsT"),
+    "MEAN": ("ReducerOptions", "ReducerOptionsT"),
 }
 TYPES = {"float32": "FLOAT32", "float16": "FLOAT16", "int8": "INT8", "int16": "INT16", "int32": "INT32"}
 

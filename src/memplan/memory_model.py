@@ -42,6 +42,7 @@ UNARY_INPLACE = frozenset({
     "HardSwish", "Softplus", "Softsign", "Abs", "Neg", "Exp", "Log", "Sqrt", "Reciprocal",
     "Floor", "Ceil", "Round", "Sign", "Erf", "Sin", "Cos", "Gelu", "Mish", "ThresholdedRelu",
     "BatchNormalization", "Not"})
+CONCAT_OPS = frozenset({"Concat", "CONCATENATION"})  # TFLite's: its importer records the axis
 BINARY_INPLACE = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "PRelu",
                             "And", "Or", "Xor"})
 
@@ -138,7 +139,7 @@ class MemoryModel:
         self.hosting: dict[int, tuple[str, ...]] = {}  # concat op -> the inputs built in place
         if sharing.concat:
             for index, op in enumerate(graph.ops):
-                if op.op_type != "Concat" or not shareable(op.outputs[0]):
+                if op.op_type not in CONCAT_OPS or not shareable(op.outputs[0]):
                     continue
                 if concat_ops is not None and index not in concat_ops:
                     continue

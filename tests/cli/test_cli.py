@@ -115,3 +115,18 @@ def test_verify_with_a_plan_for_another_model(tmp_path):
 def test_onnx_only_commands_name_the_tflite_alternative(command, tmp_path):
     args = [command, "mediapipe:hand_landmark_full"] + (["-o", str(tmp_path / "q.onnx")] if command == "quantize" else [])
     one_line_error(run(*args), "takes an ONNX model")
+
+
+def test_output_to_stdout_carries_only_that_output(tmp_path):
+    """`--json -` (and `alloc -o -`) pipe into another tool: the report goes to stderr."""
+    from cli_inprocess import run_cli
+
+    code, out, err = run_cli("plan", "zoo:squeezenet", "--json", "-")
+    assert code == 0 and json.loads(out)["format"] == "memplan.plan/1"
+    assert "arena" in err and err.rstrip().endswith("wrote -")
+    problem = tmp_path / "p.csv"
+    problem.write_text("id,lower,upper,size\n0,0,2,8\n1,1,3,8\n2,3,4,16\n")
+    code, out, err = run_cli("alloc", str(problem), "--algorithm", "greedy_by_size", "-o", "-")
+    assert code == 0 and out.splitlines()[0] == "id,lower,upper,size,offset" and len(out.splitlines()) == 4
+    code, out, err = run_cli("plan", "zoo:squeezenet", "--json", "-", "--picture", "-")
+    assert code == 2 and "given to both --json and --picture" in err and out == ""

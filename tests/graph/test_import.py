@@ -71,6 +71,20 @@ def test_dynamic_dimension_named_with_remedy(tmp_path):
     assert g.tensors["y"].shape == (2, 8, 16, 16)
 
 
+def test_remedy_names_only_the_dynamic_inputs(tmp_path):
+    """A scalar input (silero's sample rate) is static: the remedy must not ask for its shape."""
+    from onnx import TensorProto
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
+    sr = helper.make_tensor_value_info("sr", TensorProto.INT64, [])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])
+    node = helper.make_node("Relu", ["x"], ["y"], name="relu")
+    m = helper.make_model(helper.make_graph([node], "g", [x, sr], [y]))
+    with pytest.raises(ModelError, match=r"pass --input-shape x=N,4 with each N") as info:
+        load(save(m, tmp_path / "s.onnx"))
+    assert "sr=" not in str(info.value)
+
+
 def test_sub_byte_dtype_rounds_up_per_tensor(tmp_path):
     node = helper.make_node("Identity", ["x"], ["y"], name="id")
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.INT4, [3, 3])],

@@ -6,6 +6,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -259,3 +260,51 @@ def test_ctrl_c_keeps_finished_cells_and_the_rerun_reuses_them(tmp_path):
     assert 4 <= kept < 72
     r = cli(*cmd[3:])
     assert f"72 in all, {kept} reused from the database, {72 - kept} done, 0 failed" in r.stdout, r.stderr
+
+
+def test_a_server_that_is_not_ray_is_refused_at_once():
+    """Something answers at the address but not in gRPC (here HTTP/1): one line, no minute of
+    Ray retrying."""
+    import http.server
+    import threading
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(InputError, match="not a Ray cluster's GCS"):
+            check_reachable(f"127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.slow
+def test_joining_a_cluster_started_by_ray_start(tmp_path):
+    """`ray start --head` (token authentication on by default since Ray 2.59), then
+    `memplan study --ray-address`: the study runs on that cluster. (Ray's socket paths must stay
+    under 107 bytes: a short temp dir, not pytest's.)"""
+    import shutil
+    import signal
+    import tempfile
+
+    ray_cli = shutil.which("ray") or os.path.join(os.path.dirname(sys.executable), "ray")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    head = subprocess.Popen([ray_cli, "start", "--head", "--block", f"--port={port}", "--num-cpus=1",
+                             "--include-dashboard=false", f"--temp-dir={tempfile.mkdtemp(prefix='r', dir='/tmp')}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        a = save(chain_model(), tmp_path / "a.onnx")
+        r = None
+        for _ in range(30):  # the head takes a few seconds to listen
+            r = cli("study", a, "--db", str(tmp_path / "s.sqlite"), "--ray-address", f"127.0.0.1:{port}",
+                    "--stages", "naive", "--devices", "n64", "--dtypes", "fp32", "-a", "greedy_by_size", timeout=180)
+            if "no Ray cluster answers" not in r.stderr:
+                break
+            time.sleep(1)
+        assert r.returncode in (0, 3), r.stderr
+        assert f"on ray@127.0.0.1:{port}" in r.stdout
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(timeout=60)

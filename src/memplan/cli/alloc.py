@@ -22,7 +22,7 @@ from ..fileio import check_output
 from ..problem import Problem, Solution
 from ..formats.problem_files import read_problem, write_solution
 from ..units import format_size, parse_size
-from .common import DEFAULT_ALGORITHM, DOES_NOT_FIT, FITS, SECONDS, _stdout, user_errors
+from .common import DEFAULT_ALGORITHM, DOES_NOT_FIT, FITS, SECONDS, _stdout, check_outputs, user_errors
 from .vocabulary import budget_option, wrote
 
 POOL_AWARE = {"greedy_by_size", "greedy_by_conflicts", "hill_climb", "tflm_greedy", "best_fit", "exact", "best"}
@@ -105,5 +105,6 @@ def _bytes(n: int) -> str:
 @user_errors
 def alloc_cli_command(problem_file, budget, algorithm, output, time_limit, seed, pool_objective, progress):
     """Assign offsets for PROBLEM: MiniMalloc CSV (id,lower,upper,size) or memplan.problem/1 JSON."""
+    check_outputs(output=output)
     sys.exit(alloc_command(problem_file, budget, algorithm, output, time_limit, seed, console=_stdout(),
                            pool_objective=pool_objective, progress=progress))

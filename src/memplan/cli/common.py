@@ -13,8 +13,18 @@ FITS, VERIFY_FAILED, ERROR, DOES_NOT_FIT = 0, 1, 2, 3
 DEFAULT_ALGORITHM = "best"
 
 
+# Set while a command writes an output to standard output ("-"): its report then goes to
+# stderr, so that `--json - | jq` reads nothing but the JSON.
+_stdout_taken = False
+
+
 def _stdout() -> Console:
-    return Console(soft_wrap=False, width=max(Console().width, 120))
+    return Console(soft_wrap=False, width=max(Console().width, 120), stderr=_stdout_taken)
+
+
+def report_echo(text: str) -> None:
+    """A line of the report (not an output): to stderr while stdout carries an output."""
+    click.echo(text, err=_stdout_taken)
 
 
 def fail(message: str, code: int = ERROR):
@@ -33,6 +43,8 @@ def user_errors(fn):
 
     @wraps(fn)
     def run(*args, **kwargs):
+        global _stdout_taken
+        _stdout_taken = False
         try:
             return fn(*args, **kwargs)
         except MemplanError as exc:
@@ -82,15 +94,18 @@ def check_outputs(**paths) -> None:
 
     from ..fileio import check_output
 
+    global _stdout_taken
     seen: dict[str, str] = {}
     for name, path in paths.items():
         if not path:
             continue
+        if path == "-":
+            _stdout_taken = True
         option = "--" + name.replace("_", "-")
         picture = name.endswith(("picture", "heatmap", "gantt", "plot"))
         check_output(path, extensions=PICTURE if picture else (), what=f"{option}")
         key = os.path.realpath(path) if path != "-" else "-"
-        if key in seen and path != "-":
+        if key in seen:
             raise InputError(f"{path}: given to both {seen[key]} and {option}")
         seen[key] = option
 

@@ -24,8 +24,9 @@ from .vocabulary import wrote
 @click.option("--dtype", default=None, type=click.Choice(["int8", "int16", "fp16", "fp32"]),
               help="What-if: every float tensor (activations and weights) at this width.")
 @click.option("--weights", "weight_mode", default="auto", show_default=True,
-              type=click.Choice(["auto", "resident", "stream", "in-place"]),
+              type=click.Choice(["auto", "resident", "stream", "in-place", "on-demand"]),
               help="With --device: weights resident in RAM, streamed before each layer, or read in place; "
+                   "on-demand: only the rows / experts read of weights read in part, the rest streamed; "
                    "auto chooses per weight tensor.")
 @click.option("--fold/--no-fold", default=True, show_default=True,
               help=".tflite: float16 weights behind DEQUANTIZE (and sparse ones behind DENSIFY) planned as float32 "
@@ -92,8 +93,9 @@ def write_outputs(result, graph, json_path, picture):
         outputs.append((picture, figure_bytes(memory_figure(result, graph), picture)))
     if json_path:
         from ..formats.plan_json import plan_text
+        from ..graph.weight_access import analyze
 
-        outputs.append((json_path, plan_text(result)))
+        outputs.append((json_path, plan_text(result, analyze(graph))))
     write_all(outputs)
 
 

@@ -5,7 +5,9 @@ import sys
 
 import click
 
+from ..errors import InputError, PlanError
 from .common import _stdout, check_outputs, is_tflite, make_plan, plan_options, resolve_tflite, user_errors
+from .tile import tile_options, tile_search
 from .vocabulary import wrote
 
 TFLM_MISMATCH = 1
@@ -86,15 +88,32 @@ def export_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_
 @click.option("--fold/--no-fold", default=True, show_default=True, help=FOLD_HELP)
 @click.option("--input-seed", default=0, show_default=True, type=int, help="Seed of the random input.")
 @click.option("--arena-size", default="64MiB", show_default=True, help="Arena given to TFLM in both runs.")
+@tile_options
 @user_errors
 def verify_tflm_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
-                        fold, input_seed, arena_size):
+                        fold, input_seed, arena_size, tile, max_overhead):
     """Run MODEL in TFLite Micro twice on one seeded input — TFLM's own planner, then memplan's
-    offline plan — and compare outputs (exactly) and arena heads. Exit 1 if outputs differ."""
+    offline plan — and compare outputs (exactly) and arena heads. Exit 1 if outputs differ.
+    With --tile auto the second run is the tiled model (row strips) with memplan's plan."""
     from rich.table import Table
 
     from ..formats.tflm import export_model, verify
     from ..units import parse_size
+
+    if tile:
+        from .tile_tflite import print_tiled_check, verify_tiled
+
+        if not fold:
+            raise InputError("--tile auto tiles the folded model TFLite Micro runs; drop --no-fold")
+        outcome = tile_search(model, input_shapes, max_overhead, None, algorithm, order, alignment, io_in_arena,
+                              time_limit, seed)
+        if outcome.tiled is None:
+            raise PlanError(f"{model}: no tiling lowers the arena within {max_overhead:.0%} extra MACs")
+        check = verify_tiled(model, outcome, input_seed, parse_size(arena_size))
+        print_tiled_check(model, outcome, check)
+        if not check.identical:
+            sys.exit(TFLM_MISMATCH)
+        return
 
     data, tfl = tflm_model(model, fold, input_shapes)
     result = make_plan(tfl.graph, model, algorithm, order, alignment, io_in_arena, time_limit, seed)

@@ -38,11 +38,15 @@ def tile_search(model, input_shapes, max_overhead, budget_bytes, algorithm, orde
     from ..tiling.search import check_overhead, search
 
     check_overhead(max_overhead)
-    _, _, proto = onnx_proto(path or model, input_shapes, "plan --tile")
 
     def planner(g, model):
         return make_plan(g, model, algorithm, order, alignment, io_in_arena, time_limit, seed)
 
+    if is_tflite(path or model):
+        from .tile_tflite import tflite_search
+
+        return tflite_search(path or model, input_shapes, max_overhead, budget_bytes, planner)
+    _, _, proto = onnx_proto(path or model, input_shapes, "plan --tile")
     return search(proto, max_overhead=max_overhead, budget=budget_bytes, source=model, plan=planner)
 
 
@@ -55,7 +59,7 @@ def print_tiling(outcome) -> None:
 @click.command("tile")
 @click.argument("model")
 @plan_options
-@click.option("-o", "--output", required=True, metavar="PATH", help="The tiled .onnx to write.")
+@click.option("-o", "--output", required=True, metavar="PATH", help="The tiled .onnx (or .tflite) to write.")
 @click.option("--grid", default=None, metavar="ROWSxCOLS", help="Patch grid, e.g. 4x4, or 8x1 for row strips.")
 @click.option("--until", default=None, metavar="NODE", help="The last node of the tiled stage.")
 @click.option("--auto", is_flag=True, help="Choose the split and grid (as plan --tile auto).")
@@ -65,7 +69,8 @@ def print_tiling(outcome) -> None:
 @user_errors
 def tile_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
                  output, grid, until, auto, max_overhead, budget):
-    """Write MODEL with its first stage computed patch by patch (an ordinary ONNX file)."""
+    """Write MODEL with its first stage computed patch by patch (an ordinary ONNX or .tflite file;
+    .tflite models are tiled in row strips, ROWSx1, written in place)."""
     from ..fileio import write_atomic
     from ..units import parse_size
 
@@ -73,12 +78,16 @@ def tile_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
         raise InputError("give either --auto or both --grid and --until")
     check_outputs(output=output)
     out = _stdout()
+    if is_tflite(model):
+        from .tile_tflite import check_tflite_output
+
+        check_tflite_output(output)
     if auto:
         outcome = tile_search(model, input_shapes, max_overhead, parse_size(budget) if budget else None,
                               algorithm, order, alignment, io_in_arena, time_limit, seed)
         if outcome.tiled is None:
             raise PlanError(f"{model}: no tiling lowers the arena within {max_overhead:.0%} extra MACs; nothing written")
-        write_atomic(output, outcome.tiled.model.SerializeToString())
+        write_atomic(output, outcome.tiled.model if is_tflite(model) else outcome.tiled.model.SerializeToString())
         print_tiling(outcome)
         if outcome.fits is False:
             out.print(f"wrote {output} (the smallest arena found; it does not fit --budget)", highlight=False,
@@ -90,10 +99,20 @@ def tile_command(model, input_shapes, algorithm, order, alignment, io_in_arena, 
         from ..tiling.report import parse_grid, tile_lines
         from ..tiling.rewrite import graph_of
 
-        shape = parse_grid(grid)
-        _, name, proto = onnx_proto(model, input_shapes, "tile")
-        graph = graph_of(proto, source=name)
-        tiled = tile_model(proto, until, shape, graph=graph)
-        write_atomic(output, tiled.model.SerializeToString())
-        out.print("\n".join(tile_lines(tiled, total_macs(graph))), highlight=False, markup=False)
+        if is_tflite(model):
+            from .tile_tflite import tile_explicit
+
+            tiled, macs = tile_explicit(model, input_shapes, grid, until)
+            write_atomic(output, tiled.model)
+        else:
+            shape = parse_grid(grid)
+            _, name, proto = onnx_proto(model, input_shapes, "tile")
+            graph = graph_of(proto, source=name)
+            tiled, macs = tile_model(proto, until, shape, graph=graph), total_macs(graph)
+            write_atomic(output, tiled.model.SerializeToString())
+        out.print("\n".join(tile_lines(tiled, macs)), highlight=False, markup=False)
+    if is_tflite(model):
+        from .tile_tflite import in_place_line
+
+        out.print(in_place_line(output), highlight=False, markup=False)
     wrote(output)

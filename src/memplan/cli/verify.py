@@ -24,10 +24,17 @@ from .tile import print_tiling, tile_options, tile_search
 @click.option("--corrupt", is_flag=True, help="Overlap two live buffers on purpose: the run must fail.")
 @click.option("--inputs", "inputs_path", default=None, metavar="FILE.npz",
               help="Real input arrays by input name (numpy.savez); inputs not in the file are seeded random.")
+@click.option("--device", default=None, metavar="NAME|PATH",
+              help="Place the plan on a device (--weights auto) and run it with the weights read in part (embedding "
+                   "rows, routed experts) fetched on demand from a separate weights image; prints the bytes fetched.")
+@click.option("--weights", "weight_mode", default="auto", show_default=True,
+              type=click.Choice(["auto", "resident", "stream", "in-place", "on-demand"]),
+              help="With --device: the weight modes (as memplan plan --weights).")
 @tile_options
 @user_errors
 def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena, time_limit, seed,
-                   plan_path, random_weights, rtol, atol, corrupt, inputs_path, tile, max_overhead):
+                   plan_path, random_weights, rtol, atol, corrupt, inputs_path, tile, max_overhead, device=None,
+                   weight_mode="auto"):
     """Run MODEL inside its planned arena and compare with onnxruntime (exit 0 only if they match)."""
     import tempfile
 
@@ -40,6 +47,8 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
     from ..graph.zoo import resolve
 
     onnx_only(model, "verify", "'memplan verify-tflm'")
+    if device and tile:
+        raise InputError("--device does not combine with --tile yet; verify the tiled model without --device")
     path, _ = resolve(model)
     values = parse_input_values(click.get_current_context().meta.get("memplan.input_values", ()))
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,10 +84,22 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
             proof = prove_tiled(path, outcome.tiled.model, graph, result, stage_output=outcome.tiled.stage_output,
                                 seed=seed, rtol=rtol, atol=atol)
         else:
-            proof = prove(path, graph, result, seed=seed, rtol=rtol, atol=atol, inputs=inputs, label=model)
+            fetch, tiered = _fetcher(graph, result, device, weight_mode, time_limit) if device else (None, None)
+            proof = prove(path, graph, result, seed=seed, rtol=rtol, atol=atol, inputs=inputs, label=model,
+                          fetch=fetch)
     if tile:
         print_tiling(outcome)
     out.print(_proof_table(model, result, proof, rtol, atol))
+    if device and not tile:
+        expected, worst = fetch.expected, fetch.worst
+        out.print(f"fetched on demand: {proof.fetched:,} bytes from the weights image ({len(fetch.weights)} weights "
+                  f"read in part); plan on {tiered.device.name}: expected {expected:,}, worst {worst:,} bytes "
+                  f"per inference" + (f"; {len(fetch.unfetched)} more read in part (masked experts) run whole, "
+                                      f"not fetched" if fetch.unfetched else ""), highlight=False, markup=False)
+        if proof.fetched > worst:
+            click.echo(f"memplan: verification FAILED: {model}: fetched {proof.fetched} bytes on demand, more than "
+                       f"the plan's worst case {worst}", err=True)
+            sys.exit(VERIFY_FAILED)
     if not random_weights:
         from ..verify.weight_note import note
 
@@ -90,6 +111,19 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
         click.echo(f"memplan: verification FAILED: {model}: {bad.name} differs from onnxruntime "
                    f"(max abs {bad.max_abs:.3g}, max rel {bad.max_rel:.3g})", err=True)
         sys.exit(VERIFY_FAILED)
+
+
+def _fetcher(graph, result, device, weight_mode, time_limit):
+    """The tiered placement and a Fetcher for its weights read in part."""
+    from ..tiers.devices import load_device
+    from ..tiers.placement import place
+    from ..tiers.traffic import step_macs
+    from ..verify.executor import weight_values
+    from ..verify.fetch import Fetcher
+
+    tiered = place(graph, result, load_device(device), weights=weight_mode, time_limit=min(time_limit, 6.0),
+                   macs=step_macs(graph, result))
+    return Fetcher(graph, result, tiered.weight_modes, weight_values(graph)), tiered
 
 
 def _plan_from_file(plan_path, graph, model):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import click
 
+from . import common
+
 _META = "memplan.budget-alias"
 
 
@@ -39,5 +41,5 @@ def _remember_alias(ctx, param, value):
 
 
 def wrote(path: str) -> None:
-    """The one line every command prints for each file it wrote."""
-    click.echo(f"wrote {path}")
+    """The one line every command prints for each file it wrote (to stderr for stdout itself)."""
+    click.echo(f"wrote {path}", err=path == "-" or common._stdout_taken)

@@ -22,7 +22,7 @@ If's outputs where the outer plan put them). See `planner_branches`.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
 from ..errors import InputError
 from ..fileio import write_atomic
@@ -32,7 +32,9 @@ from ..planner_branches import BRANCH_LABELS, IfPlan
 FORMAT = "memplan.plan/1"
 
 
-def plan_to_dict(plan: Plan) -> dict[str, Any]:
+def plan_to_dict(plan: Plan, access: Mapping | None = None) -> dict[str, Any]:
+    """``access``: weight -> `graph.weight_access.Access`; when given, each entry of
+    ``weights.tensors`` also carries ``"access"`` and ``"bytes_read"`` (expected, worst)."""
     buffers = []
     for b in plan.buffers:
         entry = {"id": b.id, "offset": b.offset, "size": b.size, "first_step": b.first_step,
@@ -48,7 +50,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "arena_bytes": plan.arena_bytes, "lower_bound_bytes": plan.lower_bound_bytes,
         "naive_bytes": plan.naive_bytes, "sharing_only_bytes": plan.sharing_only_bytes, "buffers": buffers,
         "weights": {"bytes": plan.weights_bytes,
-                    "tensors": [{"name": w.name, "offset": w.offset, "size": w.size} for w in plan.weights]},
+                    "tensors": [_weight_entry(w, access) for w in plan.weights]},
         **({"subplans": subplans_to_dict(plan)} if plan.subplans else {}),
     }
 
@@ -73,6 +75,15 @@ def subplans_from_dict(data: dict[str, Any], source: str) -> dict[str, IfPlan]:
                          int(entry["region"]["buffer"]), int(entry["region"]["size"]),
                          {label: tuple(ws) for label, ws in entry.get("weights_only_in", {}).items()})
             for name, entry in data.get("subplans", {}).items()}
+
+
+def _weight_entry(w: WeightSlot, access: Mapping | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": w.name, "offset": w.offset, "size": w.size}
+    if access is not None:
+        a = access.get(w.name)
+        entry["access"] = a.kind if a is not None else "whole"
+        entry["bytes_read"] = a.as_json() if a is not None else {"expected": w.size, "worst": w.size}
+    return entry
 
 
 def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
@@ -103,9 +114,9 @@ def _offsets_in_buffer(buffer: dict) -> dict:
     return buffer.get("offsets_in_buffer", buffer.get("tensor_offsets", {}))
 
 
-def plan_text(plan: Plan) -> str:
-    return json.dumps(plan_to_dict(plan), indent=1) + "\n"
+def plan_text(plan: Plan, access: Mapping | None = None) -> str:
+    return json.dumps(plan_to_dict(plan, access), indent=1) + "\n"
 
 
-def write_plan(plan: Plan, path: str) -> None:
-    write_atomic(path, plan_text(plan))
+def write_plan(plan: Plan, path: str, access: Mapping | None = None) -> None:
+    write_atomic(path, plan_text(plan, access))

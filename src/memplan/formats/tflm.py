@@ -92,10 +92,24 @@ def check_plan_for_tflm(tfl: TFLiteModel, plan) -> None:
     if far:
         raise PlanError(f"buffer {far[0].id} ends at byte {far[0].offset + far[0].size}, beyond TFLite Micro's "
                         f"int32 offsets (at most {INT32_MAX})")
-    shared = [b for b in plan.buffers if len(b.tensors) > 1]
+    shared = [b for b in plan.buffers if len(b.tensors) > 1 and not _concat_in_place(tfl.graph, b.names)]
     if shared:
         raise PlanError(f"buffer {shared[0].id} holds several tensors ({', '.join(shared[0].names)}); "
                         f"TFLite Micro cannot share storage between tensors: plan without in-place sharing")
+
+
+def _concat_in_place(graph, names) -> bool:
+    """A buffer holding CONCATENATION outputs and their inputs at their slices (memplan's
+    concat sharing, possibly nested): TFLM runs it as it is, its concat kernel copying each
+    input onto itself. Every member but one is an input of a concat whose output is a member."""
+    members = set(names)
+    hosted = set()
+    for name in members:
+        p = graph.producer.get(name)
+        op = graph.ops[p] if p is not None else None
+        if op is not None and op.op_type == "CONCATENATION" and op.outputs[0] == name:
+            hosted |= members & set(op.inputs)
+    return len(members - hosted) == 1
 
 
 def export_model(tfl: TFLiteModel, plan) -> bytes:

@@ -171,6 +171,11 @@ _TORCH = {  # name: (kind, shapes of the TorchScript export's dynamic inputs)
 TORCH_MODELS = {f"{name}_{exporter}": CorpusModel(kind, f"{name}_{exporter}.onnx",
                                                   shapes=dict(shapes) if exporter == "ts" else {})
                 for name, (kind, shapes) in _TORCH.items() for exporter in ("ts", "dynamo")}
+TORCH_MODELS.update({  # one export each (issue 17: weights read only through data-dependent indices)
+    "gpt_vocab_ts": CorpusModel("transformer decoder (GPT-2, 6144-token vocabulary, untied LM head)",
+                                "gpt_vocab_ts.onnx"),
+    "moe_step_ts": CorpusModel("transformer block, one token (top-2-of-8 mixture of experts)", "moe_step_ts.onnx"),
+})
 
 MODELS: dict[str, CorpusModel] = {**WHEEL_MODELS, **TORCH_MODELS}
 

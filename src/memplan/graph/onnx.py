@@ -385,13 +385,14 @@ def _static_tensor(name, kind, infos, where, inputs, source) -> Tensor:
 
 def _shape_hint(inputs, infos) -> str:
     """Suggest --input-shape only when some graph input really is dynamic."""
-    parts, dynamic = [], False
+    parts = []
     for name in inputs:
         dims = infos.get(name, (None, None, None))[1]
-        if dims is None or any(d is None for d in dims):
-            dynamic = True
+        if dims is not None and all(d is not None for d in dims):
+            continue  # static (a scalar too): nothing to pass
         shown = name if name.isprintable() else repr(name)  # a damaged name must not break the line
-        parts.append(f"{shown}=" + ",".join(str(d) if d is not None else "N" for d in (dims or ["N"])))
-    if not dynamic:
+        parts.append(f"{shown}=" + (",".join(str(d) if d is not None else "N" for d in dims)
+                                    if dims is not None else "N,N,..."))
+    if not parts:
         return ""
     return f"; pass --input-shape {' --input-shape '.join(parts)} with each N set to a number"

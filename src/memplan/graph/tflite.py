@@ -132,7 +132,10 @@ def from_model(model, *, source: str = "<tflite>", input_shapes=None) -> TFLiteM
                 raise ModelError(f"{source}: tensor {t!r} is written by both operator {producer[t]} and operator "
                                  f"{i} ({op_type}); each tensor must have one producer")
             producer[t] = f"{i} ({op_type})"
-        ops.append(Op(f"{op_type}_{i}", op_type, inputs, outputs, {"index": i}))
+        attrs = {"index": i}
+        if op_type == "CONCATENATION" and op.builtinOptions is not None:  # for concat-in-place sharing
+            attrs["axis"] = int(op.builtinOptions.axis)
+        ops.append(Op(f"{op_type}_{i}", op_type, inputs, outputs, attrs))
     graph_inputs = tuple(name_of(t, "a subgraph input") for t in (sg.inputs if sg.inputs is not None else ()))
     graph_outputs = tuple(name_of(t, "a subgraph output") for t in (sg.outputs if sg.outputs is not None else ()))
 

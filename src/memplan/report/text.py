@@ -31,6 +31,7 @@ def summary_rows(plan: Plan, graph: Graph, budget: int | None = None) -> list[tu
         ("algorithm", _algorithm_text(plan)),
         ("alignment", f"{plan.alignment} B"),
         ("weights", f"{_bytes(plan.weights_bytes)} in {len(plan.weights)} tensors"),
+        *_access_rows(graph),
         *([("shape constants folded", f"{_bytes(graph.shape_constant_bytes)} (computed at plan time)")]
           if graph.shape_constant_bytes else []),
         ("arena", _bytes(plan.arena_bytes)),
@@ -47,6 +48,23 @@ def summary_rows(plan: Plan, graph: Graph, budget: int | None = None) -> list[tu
         verdict = "fits" if plan.arena_bytes <= budget else f"does NOT fit (short by {_bytes(plan.arena_bytes - budget)})"
         rows.append(("budget", f"{_bytes(budget)}: arena {verdict}"))
     return rows
+
+
+def _access_rows(graph: Graph) -> list[tuple[str, str]]:
+    """One row when some weight is read only in part (`graph.weight_access`); none otherwise."""
+    from ..graph.weight_access import analyze, total_read
+
+    access = analyze(graph)
+    partial = {w: a for w, a in access.items() if a.partial}
+    if not partial:
+        return []
+    expected, worst = total_read(access)
+    kinds = {}
+    for a in partial.values():
+        kinds[a.kind] = kinds.get(a.kind, 0) + 1
+    parts = "; ".join(f"{kind}: {n} {'tensor' if n == 1 else 'tensors'}" for kind, n in kinds.items())
+    return [("weights read / inference", f"expected {_bytes(expected)}, worst {_bytes(worst)} "
+                                         f"(read in part, where data-dependent indices point: {parts})")]
 
 
 def _order_text(plan: Plan) -> str:

@@ -32,7 +32,8 @@ def tier_rows(tp: TieredPlan) -> list[tuple[str, ...]]:
     return rows
 
 
-MODE_WORDS = {"resident": "resident", "stream": "streamed", "in-place": "read in place"}
+MODE_WORDS = {"resident": "resident", "stream": "streamed", "in-place": "read in place",
+              "on-demand": "fetched on demand"}
 
 
 def weight_summary(tp: TieredPlan) -> str:
@@ -42,7 +43,8 @@ def weight_summary(tp: TieredPlan) -> str:
     if not totals:
         return "none read"
     where = {"resident": f"in {fast}, loaded once", "stream": f"{tp.weights_home} -> {fast}, double-buffered",
-             "in-place": f"from {tp.weights_home}"}
+             "in-place": f"from {tp.weights_home}",
+             "on-demand": f"only the rows / experts read, {tp.weights_home} -> {fast} staging"}
     return ", ".join(f"{MODE_WORDS[m]} {format_size(b)} ({n} {'tensor' if n == 1 else 'tensors'}, {where[m]})"
                      for m, (n, b) in totals.items())
 
@@ -94,11 +96,16 @@ def summary_rows(tp: TieredPlan) -> list[tuple[str, str]]:
         biggest = max(tp.streams, key=lambda s: s.size)
         rows.append(("stream buffers", f"{len(tp.streams)}, largest {_bytes(biggest.size)} "
                                        f"(step {biggest.step}: {plan.order[biggest.step]})"))
+    staging = getattr(tp, "staging", ())
+    if staging:
+        biggest = max(staging, key=lambda s: s.size)
+        rows.append(("staging buffers", f"{len(staging)}, largest {_bytes(biggest.size)} "
+                                        f"(step {biggest.step}: {plan.order[biggest.step]})"))
     rows += [
         ("spilled buffers", f"{len(spilled)} of {len(plan.buffers)}, {_bytes(sum(b.size for b in spilled))}"
                             + (f" ({tp.spill_method}, {tp.spill_status})" if spilled else "")),
         ("bytes moved / inference", f"{_bytes(tp.bytes_moved)}: spills {format_size(tp.spilled_bytes_moved)}, "
-                                    f"weights {format_size(tp.weight_bytes_moved)}"),
+                                    f"weights {format_size(tp.weight_bytes_moved)}" + _worst_text(tp)),
         ("time / inference", f"{_seconds(tp.seconds)} " + ("(compute + data movement)" if tp.compute_known
                                                            else "(data movement only; op costs unknown)")),
     ]
@@ -109,6 +116,15 @@ def summary_rows(tp: TieredPlan) -> list[tuple[str, str]]:
     else:
         rows.append(("verdict", f"does NOT fit {device.name}: {shortfall_message(tp)}"))
     return rows
+
+
+def _worst_text(tp: TieredPlan) -> str:
+    """Expected vs worst case, when weights read in part make them differ or are fetched."""
+    expected, worst = getattr(tp, "demand_bytes", (0, 0))
+    if not worst and tp.bytes_moved_worst == tp.bytes_moved:
+        return ""
+    return (f" (expected); worst {_bytes(tp.bytes_moved_worst)}; of which read in part "
+            f"{format_size(expected)} expected, {format_size(worst)} worst")
 
 
 def tier_tables(tp: TieredPlan) -> tuple[Table, Table]:

@@ -141,12 +141,43 @@ def check_reachable(address: str, timeout: float = 3.0) -> None:
 
     host, port = parse_address(address)
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            speaks_grpc = _answers_http2(sock)
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         raise InputError(f"--ray-address {address}: no Ray cluster answers there ({reason}); start one with "
                          f"`ray start --head --port {port}` or check the address") from None
+    if not speaks_grpc:
+        raise InputError(f"--ray-address {address}: a server answers there but it is not a Ray cluster's GCS "
+                         f"(it does not speak gRPC); give the head node's GCS port (`ray start --head` prints it)")
+
+
+# HTTP/2's client preface and an empty SETTINGS frame: a gRPC server (Ray's GCS) answers with
+# its own SETTINGS frame. Anything else would leave ray.init retrying for minutes.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _answers_http2(sock) -> bool:
+    sock.sendall(_HTTP2_PREFACE)
+    header = b""
+    while len(header) < 9:
+        chunk = sock.recv(9 - len(header))
+        if not chunk:
+            return False
+        header += chunk
+    return header[3] == 4 and header[5:9] == bytes(4)
+
+
+def _token_auth_for_join() -> None:
+    """A cluster from `ray start --head` has token authentication on by default (Ray >= 2.59),
+    but Ray's driver sends the token to an explicit address only when RAY_AUTH_MODE=token is
+    set (read when Ray is imported), and otherwise retries for a minute. Set it when the user chose no mode and a token is
+    at hand (where Ray itself looks: RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token)."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    if (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+            or os.path.isfile(os.path.expanduser("~/.ray/auth_token"))):
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 class RayBackend:
@@ -155,6 +186,7 @@ class RayBackend:
     def __init__(self, address: str | None = None, *, jobs: int | None = None, shared_paths: bool = False):
         if address:
             check_reachable(address)
+            _token_auth_for_join()
         try:
             import ray
         except ImportError:

@@ -16,6 +16,9 @@ The base `Plan` fixes the order and the buffers (lifetimes, sharing). Placement 
                 memory-space assignment prefetch and Arm Vela's weight streaming);
   ``in-place``  read straight from their home tier at every use (execute in place; only
                 when the tier is ``addressable``);
+  ``on-demand`` weights read in part (embedding rows, routed experts: `on_demand`): only the
+                slices the indices select, fetched into a staging buffer of the fast tier
+                live at the step that reads them;
   ``auto``      a mode *per weight tensor* (`weight_modes`), chosen together with the spills
                 of the fast tier: the hot and small weights resident, big ones streamed or
                 read in place, as Vela and XLA's memory-space assignment do. The least bytes
@@ -50,10 +53,11 @@ from ..graph.ir import Graph, step_weights
 from ..planner import Plan
 from ..problem import Block
 from .spills import SpillResult, choose_spills, pack_kept
+from .on_demand import bytes_moved, demand_costs, demand_read, partial_access, step_read_bytes
 from .traffic import buffer_reads, estimate, spill_cost, step_compute
 from .weight_modes import MODES, WeightItem, layout, mode_blocks
 
-WEIGHT_MODES = ("auto", "resident", "stream", "in-place")
+WEIGHT_MODES = ("auto", "resident", "stream", "in-place", "on-demand")  # on-demand: the others streamed
 OBJECTIVES = ("bytes", "time")
 
 
@@ -116,6 +120,15 @@ class TieredPlan:
     stats: Mapping[str, float] = field(default_factory=dict)
     weight_modes: Mapping[str, str] = field(default_factory=dict)  # every weight some step reads
     resident: tuple[tuple[str, int], ...] = ()  # (weight, byte offset inside the resident blob)
+    staging: tuple[StreamBuffer, ...] = ()  # on-demand staging buffers, live on [step, step]
+    weight_bytes_worst: int = -1  # per inference, worst case (-1: as weight_bytes_moved)
+    demand_bytes: tuple[int, int] = (0, 0)  # (expected, worst) fetched by weights read in part
+    branches: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # as given to `place`
+
+    @property
+    def bytes_moved_worst(self) -> int:
+        worst = self.weight_bytes_worst if self.weight_bytes_worst >= 0 else self.weight_bytes_moved
+        return self.spilled_bytes_moved + worst
 
     @property
     def fits(self) -> bool:
@@ -159,7 +172,7 @@ def weights_home(device: Device) -> Tier:
 
 
 def weight_items(graph: Graph, plan: Plan, device: Device, objective: str, *,
-                 modes: Sequence[str] = MODES) -> tuple[list[WeightItem], int]:
+                 modes: Sequence[str] = MODES, access=None) -> tuple[list[WeightItem], int]:
     """One `WeightItem` per weight some step reads (first-use order), with the cost of each of
     ``modes`` the device allows, and the factor spill costs are scaled by to match.
 
@@ -167,7 +180,9 @@ def weight_items(graph: Graph, plan: Plan, device: Device, objective: str, *,
     weight so that, bytes being equal, streaming (which hides the copy) wins; every byte
     count is scaled by ``items + 1`` so those units never outweigh a byte. Time: in-place
     costs its reads in ns; a stream copy costs only the stall the step before does not hide
-    (`weight_modes` models it from ``WeightItem.copy`` and the per-step compute)."""
+    (`weight_modes` models it from ``WeightItem.copy`` and the per-step compute). ``access``:
+    weight -> `Access` of the weights read in part (`on_demand.partial_access`), which may
+    also be ``on-demand`` and read in place for the bytes they read."""
     per_step = step_weights(graph, plan)
     uses: dict[str, list[int]] = {}
     for s, ws in enumerate(per_step):
@@ -190,7 +205,11 @@ def weight_items(graph: Graph, plan: Plan, device: Device, objective: str, *,
             costs = {"resident": 0, "stream": 0, "in-place": copy * len(steps)}
         if home.name == fast.name:
             costs["in-place"] = 0
-        items.append(WeightItem(name, size, steps, {m: costs[m] for m in allowed}, copy))
+        item_costs, staged = {m: costs[m] for m in allowed if m != "on-demand"}, 0
+        if access and name in access and home.name != fast.name:
+            item_costs.update(demand_costs(access[name], home, objective, scale, allowed))
+            staged = access[name].worst
+        items.append(WeightItem(name, size, steps, item_costs, copy, staged))
     return items, scale
 
 
@@ -200,19 +219,22 @@ def _ns(seconds: float) -> int:
 
 def place(graph: Graph, plan: Plan, device: Device, *, weights: str = "auto", objective: str = "bytes",
           method: str = "auto", algorithm: str | None = None, time_limit: float = 6.0,
-          macs: Sequence[float] | None = None) -> TieredPlan:
+          macs: Sequence[float] | None = None, partial: bool = True, branches=None) -> TieredPlan:
     """Place ``plan`` (made for ``graph``) on ``device``; validated by `check_tiered`.
 
     ``weights``: one mode for every weight, or ``auto``: a mode per weight (`weight_modes`),
     falling back to the best single mode when that search cannot prove its answer optimal.
     ``macs``: multiply-accumulates of the op at each step, for the time estimate (optional).
-    ``time_limit``: seconds for the exact searches, shared by the candidates."""
+    ``time_limit``: seconds for the exact searches, shared by the candidates. ``partial``: False
+    treats every weight as read whole (as before weight access analysis; for comparisons).
+    ``branches``: weight -> (If node, branch) of the weights read in one branch only."""
     if weights not in WEIGHT_MODES:
         raise PlanError(f"unknown weight mode {weights!r}; choose one of: {', '.join(WEIGHT_MODES)}")
     if objective not in OBJECTIVES:
         raise PlanError(f"unknown objective {objective!r}; choose one of: {', '.join(OBJECTIVES)}")
     algorithm = algorithm or (plan.algorithm if plan.algorithm in alloc.ALGORITHMS else "greedy_by_size")
-    job = _Job(graph, plan, device, objective, method, algorithm, macs)
+    access = partial_access(graph, enabled=partial, branches=branches)
+    job = _Job(graph, plan, device, objective, method, algorithm, macs, access)
     if weights == "in-place" and not weights_home(device).addressable and job.items:
         raise PlanError(f"device {device.name}: tier {weights_home(device).name!r} is not addressable, so weights "
                         f"cannot be read in place; use --weights stream, resident or auto")
@@ -225,6 +247,8 @@ def place(graph: Graph, plan: Plan, device: Device, *, weights: str = "auto", ob
             modes = [m for m in MODES if all(m in w.costs for w in job.items)]
             candidates += [job.uniform(m, time_limit / 2 / max(len(modes), 1)) for m in modes]
     best = _pick(candidates, objective)
+    if branches:
+        best = dataclasses.replace(best, branches=dict(branches))
     from ..verify.check_tiers import check_tiered
 
     findings = check_tiered(graph, best)
@@ -246,16 +270,18 @@ def _pick(candidates: Sequence[TieredPlan], objective: str) -> TieredPlan:
 class _Job:
     """What every candidate placement of one (graph, plan, device) shares."""
 
-    def __init__(self, graph, plan, device, objective, method, algorithm, macs):
+    def __init__(self, graph, plan, device, objective, method, algorithm, macs, access):
         self.graph, self.plan, self.device, self.objective = graph, plan, device, objective
-        self.method, self.algorithm, self.macs = method, algorithm, macs
-        self.items, self.scale = weight_items(graph, plan, device, objective)
+        self.method, self.algorithm, self.macs, self.access = method, algorithm, macs, access
+        self.items, self.scale = weight_items(graph, plan, device, objective, access=access)
         self.reads = buffer_reads(graph, plan)
         self.act_tiers = [t for t in device.tiers if t.writable]
         self.home = weights_home(device)
 
     def uniform(self, mode: str, time_limit: float) -> TieredPlan:
-        modes = tuple(mode if mode in w.costs else next(iter(w.costs)) for w in self.items)
+        fallback = "stream" if mode == "on-demand" else ""
+        modes = tuple(mode if mode in w.costs else fallback if fallback in w.costs else next(iter(w.costs))
+                      for w in self.items)
         return self.assign(modes, None, time_limit)
 
     def mixed(self, time_limit: float) -> tuple[TieredPlan, bool]:
@@ -301,9 +327,10 @@ class _Job:
         by_name = dict(zip((w.name for w in self.items), modes))
         streams = self.streams(by_name, placed.fixed_offsets)
         resident = layout([(w.name, w.size) for w in self.items if by_name[w.name] == "resident"], align)[0]
-        moved = sum(w.size * len(w.steps) for w in self.items if by_name[w.name] != "resident")
+        moved, worst = bytes_moved(self.items, by_name, self.access)
         uses = self.traffic(placed, moved, by_name)
-        seconds, load_seconds = estimate(graph, plan, self.device, by_name, placed.buffer_tier, self.home, self.macs)
+        seconds, load_seconds = estimate(graph, plan, self.device, by_name, placed.buffer_tier, self.home, self.macs,
+                                         step_read_bytes(self.items, self.access))
         return TieredPlan(
             plan=plan, device=self.device, weight_mode=summary_mode(by_name), weights_home=self.home.name,
             buffer_tier=placed.buffer_tier, buffer_offset=placed.buffer_offset, streams=streams,
@@ -311,7 +338,9 @@ class _Job:
             spilled_bytes_moved=placed.spilled_moved(self.reads), weight_bytes_moved=moved,
             spill_method=placed.method, spill_status=placed.status, seconds=seconds, load_seconds=load_seconds,
             compute_known=self.macs is not None, algorithm=self.algorithm, objective=self.objective,
-            stats={"seconds": time.perf_counter() - start}, weight_modes=by_name, resident=resident)
+            stats={"seconds": time.perf_counter() - start}, weight_modes=by_name, resident=resident,
+            staging=self.staging(by_name, placed.fixed_offsets), weight_bytes_worst=worst,
+            demand_bytes=demand_read(by_name, self.access))
 
     def tiers(self, fixed: list[Block], first: SpillResult | None, time_limit: float) -> "_Tiers":
         plan, align = self.plan, self.plan.alignment
@@ -357,6 +386,16 @@ class _Job:
                 out.append(StreamBuffer(f"w@{s}", s, max(s - 1, 0), s, size, offsets[f"w@{s}"], slots))
         return tuple(out)
 
+    def staging(self, by_name: Mapping[str, str], offsets: Mapping[str, int]) -> tuple[StreamBuffer, ...]:
+        """The on-demand staging buffer of every step that fetches slices, one slot per weight."""
+        out = []
+        for s, ws in enumerate(step_weights(self.graph, self.plan)):
+            staged = [(w, self.access[w].worst) for w in ws if by_name.get(w) == "on-demand"]
+            if staged:
+                slots, size = layout(staged, self.plan.alignment)
+                out.append(StreamBuffer(f"d@{s}", s, s, s, size, offsets[f"d@{s}"], slots))
+        return tuple(out)
+
     def traffic(self, placed: "_Tiers", weight_moved: int, by_name) -> tuple[TierUse, ...]:
         """Bytes read and written per inference in each tier."""
         fast = self.act_tiers[0].name
@@ -368,6 +407,7 @@ class _Job:
                     traffic[tier_name][0] += b.size * self.reads[b.id]
         traffic[self.home.name][0] += weight_moved
         traffic[fast][1] += sum(w.size * len(w.steps) for w in self.items if by_name[w.name] == "stream")
+        traffic[fast][1] += sum(self.access[w.name].expected for w in self.items if by_name[w.name] == "on-demand")
         return tuple(dataclasses.replace(u, read_bytes=traffic[u.name][0], write_bytes=traffic[u.name][1])
                      for u in placed.uses)
 

@@ -53,9 +53,12 @@ def step_compute(graph: Graph, plan: Plan, device: Device, macs: Sequence[float]
     return out
 
 
-def estimate(graph, plan, device, modes: Mapping[str, str], buffer_tier, home: Tier, macs) -> tuple[float, float]:
+def estimate(graph, plan, device, modes: Mapping[str, str], buffer_tier, home: Tier, macs,
+             partial: Mapping[str, int] | None = None) -> tuple[float, float]:
     """(seconds per inference, seconds to load the resident weights once). Per step: compute
-    + spill traffic + in-place reads; the stream copy for step s + 1 overlaps step s."""
+    + spill traffic + in-place reads + on-demand fetches; the stream copy for step s + 1
+    overlaps step s. ``partial``: weight read in part -> bytes it reads at each step that
+    reads it (in place or on demand; a stream or resident copy is still the whole weight)."""
     n = len(plan.order)
     fast = next(t for t in device.tiers if t.writable)
     io = [0.0] * n
@@ -71,7 +74,8 @@ def estimate(graph, plan, device, modes: Mapping[str, str], buffer_tier, home: T
     per_step = step_weights(graph, plan)
     copy = {w: home.read_seconds(graph.tensors[w].nbytes) for w in modes}
     load = [sum(copy[w] for w in ws if modes.get(w) == "stream") for ws in per_step]
-    inplace = [sum(copy[w] for w in ws if modes.get(w) == "in-place") for ws in per_step]
+    part = {w: home.read_seconds(b) for w, b in (partial or {}).items()}
+    inplace = [sum(part.get(w, copy[w]) for w in ws if modes.get(w) in ("in-place", "on-demand")) for ws in per_step]
     compute = step_compute(graph, plan, device, macs)
     total = load[0] if n else 0.0
     for s in range(n):

@@ -7,7 +7,11 @@ Each weight tensor ``w`` (``size_w`` bytes, read at the steps ``U_w``) takes one
   ``stream``    a slot of the stream buffer of every step ``s`` in ``U_w``; that buffer is live on
                 ``[s - 1, s]`` (double buffering), so the copy for ``s`` overlaps step ``s - 1``;
   ``in-place``  no RAM at all; read from its home tier at every use (only when the home tier
-                is addressable by the compute).
+                is addressable by the compute);
+  ``on-demand`` only for a weight read in part (`graph.weight_access`: embedding rows, routed
+                experts): the slices the indices select are fetched at step ``s`` itself (the
+                indices are known only then) into a *staging buffer* of ``staged`` bytes live
+                on ``[s, s]``; moves the bytes read, not the weight.
 
 Each spillable activation buffer ``i`` is kept (RAM) or spilled (``x_i = 1``, cost ``c_i``).
 The fast tier holds the kept buffers, the resident blob and the stream buffers, all placed
@@ -51,7 +55,7 @@ from ..alloc.cpsat import lazy_cuts, solve_cp
 from ..errors import PlanError
 from ..problem import Block, Problem
 
-MODES = ("resident", "stream", "in-place")
+MODES = ("resident", "stream", "in-place", "on-demand")
 METHODS = ("auto", "exact", "greedy")
 EXACT_LIMIT = 2500  # weights + spillable buffers above which "auto" uses the greedy
 
@@ -67,6 +71,7 @@ class WeightItem:
     steps: tuple[int, ...]
     costs: Mapping[str, int]
     copy: int = 0
+    staged: int = 0  # on-demand: bytes of the staging slot at each step in ``steps``
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,8 @@ def step_items(items: Sequence[WeightItem], n_steps: int) -> list[list[int]]:
 
 def mode_blocks(items: Sequence[WeightItem], modes: Sequence[str], n_steps: int, alignment: int) -> list[Block]:
     """The fast-tier blocks the modes need: ``weights`` (the resident blob, live at every step),
-    then ``w@s`` (the stream buffer of step ``s``, live on ``[s - 1, s]``) in step order."""
+    then ``w@s`` (the stream buffer of step ``s``, live on ``[s - 1, s]``) in step order, then
+    ``d@s`` (the on-demand staging buffer of step ``s``, live on ``[s, s]``) in step order."""
     blocks = []
     resident = [(w.name, w.size) for w, m in zip(items, modes) if m == "resident"]
     if resident:
@@ -111,6 +117,10 @@ def mode_blocks(items: Sequence[WeightItem], modes: Sequence[str], n_steps: int,
         streamed = [(items[k].name, items[k].size) for k in ks if modes[k] == "stream"]
         if streamed:
             blocks.append(Block(f"w@{s}", layout(streamed, alignment)[1], max(s - 1, 0), s + 1, alignment))
+    for s, ks in enumerate(step_items(items, n_steps)):
+        staged = [(items[k].name, items[k].staged) for k in ks if modes[k] == "on-demand"]
+        if staged:
+            blocks.append(Block(f"d@{s}", layout(staged, alignment)[1], s, s + 1, alignment))
     return blocks
 
 
@@ -149,7 +159,8 @@ class _Search:
         self.runs = 0
 
     def least_ram(self) -> tuple[tuple[str, ...], frozenset[int]]:
-        modes = tuple(next(m for m in ("in-place", "stream", "resident") if m in w.costs) for w in self.items)
+        modes = tuple(next(m for m in ("in-place", "on-demand", "stream", "resident") if m in w.costs)
+                      for w in self.items)
         return modes, frozenset(self.spillable)
 
     def cost(self, modes, spilled) -> int:
@@ -212,6 +223,9 @@ def _weight_demand(search: _Search, k: int, mode: str):
             out[max(s - 1, 0)] += size
             if s > 0:
                 out[s] += size
+    elif mode == "on-demand":
+        for s in w.steps:
+            out[s] += align_up(w.staged, search.alignment)
     return out
 
 
@@ -236,7 +250,7 @@ def _upgrades(search: _Search, modes, spilled):
     for i in spilled:
         moves.append((-search.spill_costs[i] / max(search.buffers[i].size, 1), 0, i, "keep"))
     for k, (w, m) in enumerate(zip(search.items, modes)):
-        for target in ("stream", "resident"):
+        for target in ("on-demand", "stream", "resident"):
             if target in w.costs and target != m:
                 gain = _mode_cost(search, k, m) - _mode_cost(search, k, target)
                 if gain > 0:
@@ -349,14 +363,21 @@ def _add_rows(model, search: _Search, m, x, target: int) -> None:
             for s in w.steps:
                 for t in {max(s - 1, 0), s}:
                     terms[t][("s", j)] = terms[t].get(("s", j), 0) + sizes[j]
+        if "on-demand" in m[j]:
+            for s in w.steps:
+                terms[s][("d", j)] = terms[s].get(("d", j), 0) + align_up(w.staged, search.alignment)
     seen = set()
     for t in range(search.n):
         key = (fixed[t], tuple(sorted(terms[t].items())))
         if key in seen or fixed[t] + sum(terms[t].values()) + top <= target:
             continue
         seen.add(key)
-        expr = sum(size * (1 - x[i]) if kind == "x" else size * m[i]["stream"] for (kind, i), size in terms[t].items())
+        expr = sum(size * (1 - x[i]) if kind == "x" else size * m[i][_TERM_MODE[kind]]
+                   for (kind, i), size in terms[t].items())
         model.Add(expr + blob <= target - fixed[t])
+
+
+_TERM_MODE = {"s": "stream", "d": "on-demand"}
 
 
 def _stall_terms(model, search: _Search, m):

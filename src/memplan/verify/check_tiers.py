@@ -9,7 +9,9 @@ every weight an op reads has one mode; a resident one has a slot inside the blob
 in-place one lives in a tier the compute can address. Stream buffers: the op at step ``s``
 finds each of its streamed weights (and only those) in the buffer for ``s``, which is live on
 ``[s - 1, s]`` (the prefetch), and each weight lies inside its buffer without overlapping
-another. A plan that claims to fit has every tier within its capacity, and
+another. On-demand staging buffers: the op at step ``s`` finds a slot of each of its
+on-demand weights (and only those) in the buffer for ``s``, live at ``s``, as large as the
+weight's worst-case read (`graph.weight_access`). A plan that claims to fit has every tier within its capacity, and
 each tier's reported arena is the real highest byte.
 """
 from __future__ import annotations
@@ -51,7 +53,7 @@ def check_tiered(graph, tp, *, limit: int = 20) -> list[Finding]:
                 base = align_up(stored, plan.alignment) if stored else 0
                 blocks.append(Block("resident weights", _blob_bytes(graph, tp.resident), 0, n, plan.alignment))
                 offsets.append(base + tp.resident_offset)
-            for s in tp.streams:
+            for s in tp.streams + getattr(tp, "staging", ()):
                 base = align_up(stored, plan.alignment) if stored else 0
                 blocks.append(Block(s.id, s.size, s.first_step, s.last_step + 1, plan.alignment))
                 offsets.append(base + s.offset)
@@ -69,7 +71,41 @@ def check_tiered(graph, tp, *, limit: int = 20) -> list[Finding]:
     per_step = step_weights(graph, plan)
     findings += _check_modes(graph, tp, per_step)
     findings += _check_streams(graph, tp, per_step)
+    if any(m == "on-demand" for m in tp.weight_modes.values()) or getattr(tp, "staging", ()):
+        findings += _check_staging(graph, tp, per_step)
     return findings[:limit]
+
+
+def _check_staging(graph, tp, per_step) -> list[Finding]:
+    from ..graph.weight_access import analyze
+
+    access = analyze(graph, branches=getattr(tp, "branches", None))
+    findings = []
+    by_step = {s.step: s for s in tp.staging}
+    for step, ws in enumerate(per_step):
+        ws = tuple(w for w in ws if tp.weight_modes.get(w) == "on-demand")
+        s = by_step.get(step)
+        if not ws or s is None:
+            if ws or s is not None:
+                findings.append(Finding("staging", f"step {step}: on-demand weights {sorted(ws)} but staging "
+                                                   f"buffer {s.id if s else None}"))
+            continue
+        if (s.first_step, s.last_step) != (step, step):
+            findings.append(Finding("staging", f"staging buffer {s.id} lives on [{s.first_step}, {s.last_step}], "
+                                               f"not at step {step}"))
+        slots = dict(s.weights)
+        if set(slots) != set(ws):
+            findings.append(Finding("staging", f"staging buffer {s.id} holds {sorted(slots)}, step {step} fetches "
+                                               f"{sorted(ws)}"))
+            continue
+        spans = sorted((rel, rel + access[w].worst, w) for w, rel in slots.items())
+        if any(not access[w].partial for w in ws):
+            findings.append(Finding("staging", f"step {step}: a weight read whole is fetched on demand"))
+        for (lo1, hi1, w1), (lo2, hi2, w2) in zip(spans, spans[1:] + [(s.size, s.size, "")]):
+            if lo1 < 0 or lo2 < hi1:
+                findings.append(Finding("staging", f"weight {w1!r} [{lo1}, {hi1}) overlaps the next slot or "
+                                                   f"exceeds staging buffer {s.id} of {s.size} bytes"))
+    return findings
 
 
 def _blob_bytes(graph, slots) -> int:
@@ -78,12 +114,12 @@ def _blob_bytes(graph, slots) -> int:
 
 def _check_modes(graph, tp, per_step) -> list[Finding]:
     findings = []
-    read = {w for ws in per_step for w in ws}
+    read = {w for ws in per_step for w in ws if w not in graph.shape_constants}  # not in the weights blob
     missing = sorted(read - set(tp.weight_modes))
     if missing:
         findings.append(Finding("weights", f"weight {missing[0]!r} has no mode"))
     home = tp.device.tier(tp.weights_home)
-    bad = sorted(w for w, m in tp.weight_modes.items() if m not in ("resident", "stream", "in-place"))
+    bad = sorted(w for w, m in tp.weight_modes.items() if m not in ("resident", "stream", "in-place", "on-demand"))
     if bad:
         findings.append(Finding("weights", f"weight {bad[0]!r} has mode {tp.weight_modes[bad[0]]!r}"))
     inplace = sorted(w for w, m in tp.weight_modes.items() if m == "in-place")

@@ -47,27 +47,33 @@ def weight_values(graph) -> dict[str, np.ndarray]:
 
 
 def run_in_arena(graph, plan, inputs: dict[str, np.ndarray], *, poison: bool = True,
-                 observe: Callable[[str, np.ndarray], None] | None = None) -> ArenaRun:
+                 observe: Callable[[str, np.ndarray], None] | None = None, fetch=None) -> ArenaRun:
     """Run the ops in plan order inside one arena. ``observe(name, value)`` sees every
-    output right after the op that writes it (to compare intermediates with a reference)."""
+    output right after the op that writes it (to compare intermediates with a reference).
+    ``fetch``: a `verify.fetch.Fetcher`; the weights it fetches on demand are poisoned in the
+    blob and each Gather reading one gets a staging array of the slices it names instead."""
     start = time.perf_counter()
     arena = np.zeros(plan.arena_bytes, dtype=np.uint8)
     blob = np.zeros(plan.weights_bytes, dtype=np.uint8)
     views = _weight_views(graph, plan, blob)
+    if fetch is not None:
+        fetch.hide(views)
     offsets = plan.tensor_offsets
     for name, t in graph.tensors.items():
         if t.kind != "weight":
             views[name] = _view(arena, offsets[name], t) if name in offsets else _empty(t)
     for name in graph.inputs:
         views[name][...] = inputs[name]
-    poisoned = _run_steps(graph, plan, arena, blob, views, poison, observe)
+    poisoned = _run_steps(graph, plan, arena, blob, views, poison, observe, fetch)
     outputs = {name: views[name].copy() for name in graph.outputs}
     return ArenaRun(outputs, time.perf_counter() - start, poisoned)
 
 
-def _run_steps(graph, plan, arena, blob, views, poison, observe) -> int:
-    """The ops of ``plan`` in order, each writing into ``views``; returns the bytes poisoned."""
+def _run_steps(graph, plan, arena, blob, views, poison, observe, fetch=None) -> int:
+    """The ops of ``plan`` in order, each writing into ``views``; returns the bytes poisoned.
+    ``fetch`` (the outer graph only) stages the weights fetched on demand."""
     spans = tensor_spans(graph, plan)
+    op_index = {op.name: i for i, op in enumerate(graph.ops)}
     offsets = plan.tensor_offsets
     by_name = {op.name: op for op in graph.ops}
     poisoned = 0
@@ -80,8 +86,10 @@ def _run_steps(graph, plan, arena, blob, views, poison, observe) -> int:
         if has_branches(op):
             poisoned += _run_if(op, plan, arena, blob, views, poison, observe)
         else:
-            _run(op, [views[t] if t else None for t in op.inputs],
-                 [views[t] if t else None for t in op.outputs], graph.opset)
+            ins = [views[t] if t else None for t in op.inputs]
+            if fetch is not None:
+                ins = fetch.inputs(op_index[op_name], op, ins)
+            _run(op, ins, [views[t] if t else None for t in op.outputs], graph.opset)
         if observe is not None:
             for t in op.outputs:
                 if t:

@@ -29,6 +29,7 @@ class Proof:
     intermediates: tuple[OutputDiff, ...]
     arena_seconds: float
     reference_seconds: float
+    fetched: int = -1  # bytes fetched on demand (`verify.fetch`); -1 when nothing was
 
     @property
     def ok(self) -> bool:
@@ -72,12 +73,13 @@ def compare(name: str, ours: np.ndarray, ref: np.ndarray, rtol: float, atol: flo
 
 def prove(model_path: str, graph, plan, *, seed: int = 0, rtol: float = 1e-4, atol: float = 1e-5,
           poison: bool = True, intermediates: bool = True, inputs: dict | None = None,
-          label: str | None = None) -> Proof:
+          label: str | None = None, fetch=None) -> Proof:
     """Run ``plan`` in its arena and onnxruntime on the same input; compare outputs.
 
     ``inputs``: the user's arrays by input name (checked by ``verify.inputs.load_inputs``);
     every input not given is seeded random. ``label``: the model as the user named it, for
-    messages (``model_path`` may be a temporary rewrite of it)."""
+    messages (``model_path`` may be a temporary rewrite of it). ``fetch``: a
+    `verify.fetch.Fetcher` for the weights fetched on demand (its count lands in ``fetched``)."""
     label = label or str(model_path)
     feeds = {**make_inputs(graph, seed), **(inputs or {})}
     produced = tuple(graph.tensors[t] for op in graph.ops for t in op.outputs if t and t not in graph.outputs)
@@ -91,8 +93,9 @@ def prove(model_path: str, graph, plan, *, seed: int = 0, rtol: float = 1e-4, at
             checked.append(compare(name, value, ref[name], rtol, atol, scaled=True))
 
     try:
-        run = run_in_arena(graph, plan, feeds, poison=poison, observe=observe if intermediates else None)
+        run = run_in_arena(graph, plan, feeds, poison=poison, observe=observe if intermediates else None,
+                           fetch=fetch)
     except PlanError as exc:  # e.g. an op without a kernel: say which model it is in
         raise PlanError(f"{label}: {exc}") from None
     diffs = tuple(compare(name, run.outputs[name], ref[name], rtol, atol) for name in graph.outputs)
-    return Proof(diffs, tuple(checked), run.seconds, ref_seconds)
+    return Proof(diffs, tuple(checked), run.seconds, ref_seconds, fetch.fetched if fetch is not None else -1)
