@@ -91,3 +91,13 @@ def test_loop_with_a_data_dependent_trip_count_stays_an_error(tmp_path):
     code, _, stderr = run_cli("plan", path, "--json", str(out))
     assert code == 2 and len(stderr.strip().splitlines()) == 1 and not out.exists()
     assert "node 'rnn' (Loop): its trip count is not known statically" in stderr
+
+
+def test_weight_access_marks_outer_weights_read_in_one_branch():
+    """The hook for weights17: analyze() defaults its ``branches`` to branch_weights()."""
+    from memplan.graph.weight_access import analyze
+
+    graph = memplan.load("corpus:kws_oww_hey_jarvis")
+    access = analyze(graph)
+    assert access["verifier_model.1.weight"].kind == "branch"
+    assert access["model.1.weight"].kind == "whole"
