@@ -17,6 +17,7 @@ from .lifetimes import Buffer, buffers as make_buffers
 from .memory_model import MemoryModel, Sharing
 from .problem import Block, Problem
 from .order.schedule import Schedule, order_and_storage
+from .planner_branches import place_branch_weights, plan_branches, region_bytes, with_regions
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Plan:
     sharing: str = "none"  # the sharing rules applied: "views+inplace+concat", ..., "none"
     order_stats: Mapping = field(default_factory=dict)  # the scheduler's: peak, status, bound, seconds
     sharing_only_bytes: int = 0
+    subplans: Mapping = field(default_factory=dict)  # If name -> planner_branches.IfPlan
 
     @cached_property
     def tensor_offsets(self) -> Mapping[str, int]:
@@ -126,7 +128,8 @@ def plan(graph: Graph, *, algorithm: str = "best", alignment: int = 16, order: s
     ``sharing`` (default: all rules on, `Sharing()`; `Sharing.off()` for one buffer per
     tensor) says which tensors may share storage; the order is chosen under it.
     ``order_options`` go to the scheduler (e.g. ``time_limit``, ``progress``), ``options`` to
-    the allocator (e.g. ``time_limit``, ``seed``)."""
+    the allocator (e.g. ``time_limit``, ``seed``). An If planned per branch gets a nested plan
+    per branch, with the same options, and a region buffer (`planner_branches`)."""
     if alignment < 1 or alignment & (alignment - 1):
         raise PlanError(f"alignment must be a power of two, got {alignment}")
     sharing = Sharing() if sharing is None else sharing
@@ -137,6 +140,10 @@ def plan(graph: Graph, *, algorithm: str = "best", alignment: int = 16, order: s
         sched, storage = order_and_storage(graph, order, sharing=sharing, io_in_arena=io_in_arena,
                                            **dict(order_options or {}))
     bufs = make_buffers(graph, sched, io_in_arena=io_in_arena, model=storage)
+    nested = plan_branches(graph, lambda g, **kw: plan(
+        g, algorithm=algorithm, alignment=alignment, order=order, sharing=sharing,
+        order_options=order_options, **kw, **options))
+    bufs, subplans = with_regions(graph, sched.order, bufs, nested)
     problem = to_problem(bufs, alignment)
     solution = alloc.solve(problem, algorithm, **options)
     placed = tuple(PlacedBuffer(b.id, off, b.size, b.first, b.last, b.tensors)
@@ -147,10 +154,13 @@ def plan(graph: Graph, *, algorithm: str = "best", alignment: int = 16, order: s
         order=tuple(graph.ops[i].name for i in sched.order),
         algorithm=solution.algorithm, alignment=alignment,
         arena_bytes=solution.height(problem), lower_bound_bytes=solution.bound,
-        naive_bytes=naive_bytes(graph, bufs, alignment), buffers=placed, weights_bytes=weight_bytes,
+        naive_bytes=naive_bytes(graph, bufs, alignment) + region_bytes(subplans, alignment),
+        buffers=placed, weights_bytes=weight_bytes,
         weights=slots, order_method=sched.method, status=solution.status, io_in_arena=io_in_arena,
         stats=dict(solution.stats), sharing=sharing.label(), order_stats=dict(sched.stats or {}),
-        sharing_only_bytes=sum(align_up(b.size, alignment) for b in bufs))
+        sharing_only_bytes=sum(align_up(b.size, alignment) for b in bufs), subplans=subplans)
+    if subplans:
+        result = place_branch_weights(result, alignment)
     from .verify.check import check_plan
 
     findings = check_plan(graph, result)

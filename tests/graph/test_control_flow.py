@@ -56,12 +56,11 @@ def test_if_with_constant_condition_is_inlined(tmp_path):
     np.testing.assert_allclose(run.outputs["y"], expected, rtol=1e-6)
 
 
-def test_if_on_an_input_needs_a_pinned_value(tmp_path):
+def test_if_on_an_input_is_inlined_once_pinned(tmp_path):
     model = if_model(n("Equal", ["sr", "rate"], ["cond"], name="is_16k"))
     path = save(model, tmp_path / "vad.onnx")
-    with pytest.raises(ModelError, match=r"vad\.onnx: node 'choose' \(If\): its condition 'cond' depends on input "
-                                         r"values \(inputs: sr\); pin them with --input-value"):
-        load(path)
+    kept = load(path)  # without a pinned value the If stays, its branches planned apart (test_branches)
+    assert [op.op_type for op in kept.ops] == ["Equal", "If", "Sigmoid"]
     for sr, op in ((16000, "Add"), (8000, "Mul")):
         g = load(path, input_values={"sr": np.array([sr])})
         assert g.inputs == ("x",) and [op.op_type for op in g.ops] == [op, "Sigmoid"]

@@ -365,8 +365,8 @@ def test_input_value_reaches_verify(tmp_path):
     path = save(sample_rate_model(), tmp_path / "vad.onnx")
     r = run("verify", path, "--input-value", "sr=16000", "--random-weights")
     assert r.returncode == 0, r.stdout + r.stderr
-    r = run("verify", path)
-    assert r.returncode == 2 and "--input-value" in r.stderr and path in r.stderr, r.stderr
+    r = run("verify", path)  # unpinned, the If is planned per branch and the seeded input picks one
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_output_declared_with_minus_one_takes_the_inferred_shape(tmp_path):

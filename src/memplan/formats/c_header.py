@@ -12,6 +12,9 @@ with ``gcc -Wall -Wextra -Werror``. For a prefix ``MODEL_PLAN`` it holds:
 - ``memplan_tensor_t`` / ``memplan_weight_t`` / ``memplan_plan_t`` and the tables
   ``model_plan_tensors[]`` (name, offset, size, first and last step, inclusive),
   ``model_plan_weights[]``, ``model_plan_order[]`` (step -> op name) and ``model_plan``;
+- per If planned per branch (see `branch_sections`): ``MODEL_PLAN_IF_<IF>_REGION_OFFSET`` /
+  ``_SIZE`` and one ``memplan_plan_t`` per branch (``model_plan_if_<if>_then``), offsets
+  absolute in the same arena and weights blob;
 - ``MODEL_PLAN_ARENA_DEFINE(name)``: an aligned ``uint8_t`` array of the arena's size. The
   alignment is ``MEMPLAN_ALIGNED(n)``: GCC/Clang's ``aligned`` attribute (arm-none-eabi-gcc,
   armclang), MSVC's ``__declspec(align(n))``, Keil armcc 5's ``__align(n)``, else C11
@@ -179,11 +182,63 @@ def c_header(plan: Plan, prefix: str = "MODEL_PLAN") -> str:
         f"    {macro}_NUM_STEPS, {macro}_NUM_TENSORS, {macro}_NUM_WEIGHTS,",
         f"    {lower}_order, {lower}_tensors, {lower}_weights,",
         "};",
+        *branch_sections(plan, macro, plan.weights),
         "",
         f"#endif /* {macro}_H */",
         "",
     ]
     return "\n".join(lines)
+
+
+def branch_sections(plan: Plan, macro: str, outer_weights, base: int = 0) -> list[str]:
+    """Per If planned per branch (`planner_branches`): its region (``<P>_IF_<IF>_REGION_OFFSET``
+    / ``_SIZE``) and per branch a plan of the same shape as the model's
+    (``<p>_if_<if>_then`` with its order, tensors and weights tables), every tensor offset
+    absolute in the one arena (region offset + offset in the region), every weight offset in
+    the one weights blob; nested Ifs recursively. Weights the outer plan lists keep their
+    outer macros; a branch's table still lists them."""
+    lines: list[str] = []
+    for name, ip in plan.subplans.items():
+        region = next(b for b in plan.buffers if b.id == ip.region)
+        at = base + region.offset
+        pre = f"{macro}_IF_{identifier(name)}"
+        lines += ["", f"/* If {_comment(name)}: its condition picks a branch at run time; both branches use",
+                  " * the region below (their intermediates), read the outer tensors in place and write the",
+                  " * If's outputs in place. */",
+                  f"#define {pre}_REGION_OFFSET {at}u", f"#define {pre}_REGION_SIZE {ip.size}u"]
+        for label, p in ip.branches.items():
+            lines += _branch_plan(p, f"{pre}_{label.upper()}", at, outer_weights)
+    return lines
+
+
+def _branch_plan(p: Plan, macro: str, base: int, outer_weights) -> list[str]:
+    lower = macro.lower()
+    tensors = sorted(((name, base + b.offset + rel, b, b.size - rel) for b in p.buffers for name, rel in b.tensors),
+                     key=lambda row: (row[1], row[0]))
+    known = {w.name for w in outer_weights}
+    own = [w for w in p.weights if w.name not in known]
+    tensor_ids = _unique([row[0] for row in tensors], f"{macro}_T_")
+    weight_ids = dict(zip([w.name for w in own], _unique([w.name for w in own], f"{macro}_W_")))
+    lines = ["", f"/* {_comment(macro.lower())}: {len(p.order)} steps, arena {p.arena_bytes} bytes inside the region. */"]
+    for ident, (name, offset, _, size) in zip(tensor_ids, tensors):
+        lines += [f"#define {ident}_OFFSET {offset}u /* {_comment(name)} */", f"#define {ident}_SIZE {size}u"]
+    for w in own:
+        lines += [f"#define {weight_ids[w.name]}_OFFSET {w.offset}u /* {_comment(w.name)} */",
+                  f"#define {weight_ids[w.name]}_SIZE {w.size}u"]
+    lines += [
+        f"static const char *const {lower}_order[] = {{",
+        *[f"    {_c_string(name)}," for name in p.order or [""]], "};",
+        f"static const memplan_tensor_t {lower}_tensors[] = {{",
+        *[f"    {{{_c_string(name)}, {offset}u, {size}u, {b.first_step}u, {b.last_step}u}},"
+          for name, offset, b, size in tensors],
+        *(["    {0, 0u, 0u, 0u, 0u},"] if not tensors else []), "};",
+        f"static const memplan_weight_t {lower}_weights[] = {{",
+        *[f"    {{{_c_string(w.name)}, {w.offset}u, {w.size}u}}," for w in p.weights],
+        *(["    {0, 0u, 0u},"] if not p.weights else []), "};",
+        f"static const memplan_plan_t {lower} = {{",
+        f"    {p.arena_bytes}u, {p.alignment}u, {p.weights_bytes}u, {len(p.order)}u, {len(tensors)}u, {len(p.weights)}u,",
+        f"    {lower}_order, {lower}_tensors, {lower}_weights,", "};"]
+    return lines + branch_sections(p, macro, [*outer_weights, *own], base)
 
 
 def default_prefix(path: str) -> str:

@@ -12,7 +12,9 @@ file and the first thing wrong:
 - placement: every buffer aligned and inside ``arena_bytes``; no two buffers live at a common
   step share a byte (the same sweep the allocators' validator uses, ``verify.check``); no
   tensor in two buffers; every ``offsets_in_buffer`` entry (``tensor_offsets`` in older files) inside its buffer;
-- weights: each inside the blob, aligned, no two overlapping, each name once.
+- weights: each inside the blob, aligned, no two overlapping, each name once;
+- nested plans of an If (``subplans``): the region a tensor-less buffer live at the If's
+  step only, each branch plan valid on its own and fitting the region.
 
 What needs the model (liveness recomputed from the graph, tensor sizes) is
 ``verify.check.check_plan``'s job; ``verify --plan`` runs both. ``check_width`` says whether
@@ -59,6 +61,7 @@ def plan_problem(data) -> str | None:
         _check_structure(data)
         _check_placement(data)
         _check_weights(data)
+        _check_subplans(data)
     except _Bad as exc:
         return str(exc)
     return None
@@ -194,6 +197,52 @@ def _check_weights(data: dict) -> None:
             top, last = w["offset"] + w["size"], name
 
 
+def _check_subplans(data: dict) -> None:
+    """Each If's nested plans (``subplans``, see `plan_json`): its region is a buffer of this
+    plan without tensors, live exactly at the If's step, as large as the region says and at
+    least each branch's arena; each branch is a valid plan document (checked the same way,
+    recursively) keeping its inputs and outputs outside the region, in the same weights blob."""
+    subplans = data.get("subplans", {})
+    if not isinstance(subplans, dict):
+        raise _Bad("field 'subplans': expected an object")
+    buffers = {b["id"]: b for b in data["buffers"]}
+    order = data["order"]
+    for name, entry in subplans.items():
+        where = f"subplans[{name!r}]"
+        if name not in order:
+            raise _Bad(f"{where}: {name!r} is no op of the order")
+        if not isinstance(entry, dict) or not {"region", "then", "else"} <= set(entry):
+            raise _Bad(f"{where}: expected {{\"region\", \"then\", \"else\"}}")
+        region = entry["region"]
+        if not isinstance(region, dict) or not {"buffer", "offset", "size"} <= set(region):
+            raise _Bad(f"{where}: field 'region': expected {{\"buffer\", \"offset\", \"size\"}}")
+        ident = _int(region["buffer"], f"{where}.region: field 'buffer'")
+        b = buffers.get(ident)
+        if b is None or b["tensors"]:
+            raise _Bad(f"{where}.region: buffer {ident} is not a buffer without tensors of this plan")
+        step = order.index(name)
+        if (b["first_step"], b["last_step"]) != (step, step):
+            raise _Bad(f"{where}.region: buffer {ident} is live on [{b['first_step']}, {b['last_step']}], "
+                       f"not only at the If's step {step}")
+        if (_int(region["offset"], f"{where}.region: field 'offset'", limit=MAX_TOTAL),
+                _int(region["size"], f"{where}.region: field 'size'")) != (b["offset"], b["size"]):
+            raise _Bad(f"{where}.region: offset and size differ from buffer {ident}'s")
+        for label in ("then", "else"):
+            branch = entry[label]
+            problem = plan_problem(branch)
+            if problem:
+                raise _Bad(f"{where}.{label}: {problem}")
+            if branch["arena_bytes"] > b["size"]:
+                raise _Bad(f"{where}.{label}: its arena of {branch['arena_bytes']} bytes does not fit the region "
+                           f"of {b['size']}")
+            if branch.get("io_in_arena", True):
+                raise _Bad(f"{where}.{label}: field 'io_in_arena' must be false (the branch reads and writes "
+                           f"the outer tensors in place)")
+            if branch["weights"]["bytes"] != data["weights"]["bytes"]:
+                raise _Bad(f"{where}.{label}: its weights blob of {branch['weights']['bytes']} bytes is not the "
+                           f"model's ({data['weights']['bytes']})")
+
+
 def check_width(plan: Plan, limit: int, target: str) -> None:
     """Raise when an offset, size, step or count of ``plan`` does not fit ``target``'s
     integers (``0..limit``), naming the first one."""
@@ -206,6 +255,9 @@ def check_width(plan: Plan, limit: int, target: str) -> None:
     for what, value in values:
         if value > limit:
             raise InputError(f"{plan.model or 'plan'}: {what} {value} does not fit {target} (at most {limit})")
+    for ip in plan.subplans.values():  # an If's branch plans (their offsets lie inside the arena)
+        for branch in ip.branches.values():
+            check_width(branch, limit, target)
 
 
 def read_plan(path: str) -> Plan:

@@ -10,6 +10,14 @@ with every check the file alone allows, is `plan_file.read_plan`.
 ``naive_bytes`` is no reuse and no sharing (every activation tensor its own bytes);
 ``sharing_only_bytes`` no reuse but tensors sharing storage as planned. An older file without
 ``sharing_only_bytes`` meant the latter by ``naive_bytes``, and is read so.
+
+``subplans`` (only when the model has an If whose condition depends on input values) holds
+each such If's nested plans: ``{"If_32": {"region": {"buffer": 14, "offset": 6144, "size":
+6400}, "then": {...}, "else": {...}, "weights_only_in": {"then": [...], "else": []}}}``. The
+region is the outer buffer (no tensors, live at the If's step) both branches share; each
+branch is a plan document of its own whose buffer offsets are relative to the region and
+whose inputs and outputs are the outer tensors (``io_in_arena`` false: the branch writes the
+If's outputs where the outer plan put them). See `planner_branches`.
 """
 from __future__ import annotations
 
@@ -19,6 +27,7 @@ from typing import Any, Mapping
 from ..errors import InputError
 from ..fileio import write_atomic
 from ..planner import Plan, PlacedBuffer, WeightSlot
+from ..planner_branches import BRANCH_LABELS, IfPlan
 
 FORMAT = "memplan.plan/1"
 
@@ -42,7 +51,30 @@ def plan_to_dict(plan: Plan, access: Mapping | None = None) -> dict[str, Any]:
         "naive_bytes": plan.naive_bytes, "sharing_only_bytes": plan.sharing_only_bytes, "buffers": buffers,
         "weights": {"bytes": plan.weights_bytes,
                     "tensors": [_weight_entry(w, access) for w in plan.weights]},
+        **({"subplans": subplans_to_dict(plan)} if plan.subplans else {}),
     }
+
+
+def subplans_to_dict(plan: Plan) -> dict[str, Any]:
+    """``{If name: {"region": {"buffer", "offset", "size"}, "then": plan, "else": plan,
+    "weights_only_in": {"then": [...], "else": [...]}}}``; each branch plan is a whole plan
+    document (its own order, buffers at offsets relative to the region, weights at offsets in
+    the model's one weights blob, subplans of its own)."""
+    out = {}
+    for name, ip in plan.subplans.items():
+        region = next(b for b in plan.buffers if b.id == ip.region)
+        entry: dict[str, Any] = {"region": {"buffer": ip.region, "offset": region.offset, "size": ip.size}}
+        entry.update({label: plan_to_dict(p) for label, p in ip.branches.items()})
+        entry["weights_only_in"] = {label: list(ip.only_weights.get(label, ())) for label in ip.branches}
+        out[name] = entry
+    return out
+
+
+def subplans_from_dict(data: dict[str, Any], source: str) -> dict[str, IfPlan]:
+    return {name: IfPlan({label: plan_from_dict(entry[label], source) for label in BRANCH_LABELS},
+                         int(entry["region"]["buffer"]), int(entry["region"]["size"]),
+                         {label: tuple(ws) for label, ws in entry.get("weights_only_in", {}).items()})
+            for name, entry in data.get("subplans", {}).items()}
 
 
 def _weight_entry(w: WeightSlot, access: Mapping | None) -> dict[str, Any]:
@@ -72,7 +104,7 @@ def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
             order_method=data.get("order_method", "file"), status=data.get("status", "heuristic"),
             sharing=data.get("sharing", "none"),
             sharing_only_bytes=int(data.get("sharing_only_bytes", data["naive_bytes"])),
-            io_in_arena=bool(data.get("io_in_arena", True)))
+            io_in_arena=bool(data.get("io_in_arena", True)), subplans=subplans_from_dict(data, source))
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{source}: malformed plan JSON ({type(exc).__name__}: {exc})") from None
 

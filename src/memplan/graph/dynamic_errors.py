@@ -21,6 +21,8 @@ def first_dynamic_error(model, shapes, source) -> None:
         ins = [t for t in node.input if t]
         if any(t not in inits and shapes.get(t) is None for t in ins):
             continue  # not the first: an input is already dynamic
+        if node.op_type == "If":
+            continue  # planned with a nested plan per branch (`branches`)
         if node.op_type in CONTROL_FLOW:
             control_flow_error(g, node, source)
         outs = [t for t in node.output if t]

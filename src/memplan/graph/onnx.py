@@ -22,6 +22,7 @@ from ..errors import ModelError
 from .ir import Graph, Op, Tensor, tensor_kind, tensor_nbytes
 from .onnx_file import dtype_name, read_model, short_error
 from .fold import first_dynamic_error, has_control_flow, make_static, static_shapes
+from .branches import has_branches, if_op, output_infos
 
 RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
                         "Multinomial", "Bernoulli"})
@@ -51,7 +52,10 @@ def from_model(model, *, input_shapes=None, source: str = "<model>", input_value
     except ModelError as exc:
         raise ModelError(f"{source}: {exc}") from None
     _explain_dynamic(model, infos, static_shapes(inferred), source)
-    ops = _ops(g, source)
+    ops = _ops(g, source, _branch_maker(model, inferred, source))
+    for op in ops:
+        if has_branches(op):
+            infos.update(output_infos(op))
     _check_single_producer(g, source)
     weight_names, const_ops, runtime_ops = _split_constants(ops, set(initializers), infos)
     inputs = tuple(i.name for i in g.input if i.name not in initializers)
@@ -198,7 +202,14 @@ def _value_infos(g, inferred) -> dict[str, tuple]:
     return infos
 
 
-def _ops(g, source) -> list[Op]:
+def _branch_maker(model, inferred, source):
+    """How `_ops` turns an If left in place (its condition depends on input values) into
+    one op whose branches are graphs of their own (`branches.if_op`)."""
+    infos = {vi.name: vi for vi in [*inferred.input, *inferred.value_info, *inferred.output]}
+    return lambda node, name: if_op(node, name, model, infos, from_model, source)
+
+
+def _ops(g, source, branch_op=None) -> list[Op]:
     ops, used = [], set()
     for i, node in enumerate(g.node):
         if node.domain not in ("", "ai.onnx"):
@@ -210,6 +221,9 @@ def _ops(g, source) -> list[Op]:
         while name in used:
             name, k = f"{base}__{k}", k + 1
         used.add(name)
+        if node.op_type == "If" and branch_op is not None:
+            ops.append(branch_op(node, name))
+            continue
         attrs = {a.name: _attr_value(a, name, node.op_type, source) for a in node.attribute}
         ops.append(Op(name, node.op_type, tuple(node.input), tuple(node.output), attrs))
     return ops

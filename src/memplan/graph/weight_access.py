@@ -102,8 +102,13 @@ def whole(size: int) -> Access:
 def analyze(graph: Graph, *, branches: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Access]:
     """An `Access` for every weight of ``graph.weights``, in that order. O(ops + tensors).
     ``branches``: weight -> (If node, branch) for the weights read only inside one branch of
-    an If on input values (control flow kept by the importer); they become ``branch``."""
+    an If on input values (control flow kept by the importer); they become ``branch``. By
+    default they are `branches.branch_weights(graph)`'s, those of the outer weights blob."""
+    from .branches import branch_weights
     from .masked_experts import masked_experts
+
+    if branches is None:
+        branches = {w: where for w, where in branch_weights(graph).items() if w in graph.weights}
 
     tied = {t for op in graph.const_ops for t in op.inputs if t}  # read whole at load time
     masked = masked_experts(graph)

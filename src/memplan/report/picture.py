@@ -4,7 +4,8 @@ fits in its rectangle), the peak step marked; beside it, the weights blob as one
 stacked tensors (coloured by the op type that reads them). Given the graph, a strip above shows it
 on the same step axis: one dot per op (coloured by op type), one arc from each producer to
 each later consumer, so long skips (U-Net, ResNet shortcuts, DenseNet concats) stand over
-the memory they hold. Pure: returns a matplotlib Figure."""
+the memory they hold. An If planned per branch is one white region at its step, its branches'
+buffers hatched inside it (`report.branches`). Pure: returns a matplotlib Figure."""
 from __future__ import annotations
 
 import os
@@ -13,6 +14,7 @@ from ..errors import InputError
 from ..fileio import write_atomic
 from ..planner import Plan
 from ..units import format_size
+from .branches import REGION, buffer_name, draw_regions, region_names
 
 
 def _pyplot():
@@ -47,6 +49,7 @@ def memory_figure(plan: Plan, graph=None, *, labels: int = 60):
              for b in plan.buffers]
     kinds = _buffer_kinds(plan, graph)
     ax.add_collection(PatchCollection(rects, facecolor=[colour[k] for k in kinds], edgecolor="black", linewidth=0.3))
+    draw_regions(ax, plan, scale)
     peak = plan.peak_step
     ax.axvline(peak, color="red", linestyle="--", linewidth=1)
     ax.axhline(plan.lower_bound_bytes / scale, color="grey", linestyle=":", linewidth=1)
@@ -61,7 +64,7 @@ def memory_figure(plan: Plan, graph=None, *, labels: int = 60):
                  f"{ratio:.3f}, {plan.algorithm}", fontsize=10)
     _weights_panel(wx, plan, graph, colour)
     _legend(key if key is not None else ax, colour, kinds)
-    _fit_labels(fig, ax, [(r, _label_names(b.names[0])) for r, b in
+    _fit_labels(fig, ax, [(r, _label_names(buffer_name(plan, b))) for r, b in
                           sorted(zip(rects, plan.buffers), key=lambda rb: -rb[1].size)[:labels]])
     return fig
 
@@ -78,6 +81,8 @@ def _op_colours(plan: Plan, graph) -> dict[str, tuple]:
     colour = {t: cmap(i % cmap.N) for i, t in enumerate(types)}
     colour[INPUT] = (0.75, 0.75, 0.75, 1.0)
     colour["buffer"] = (0.55, 0.7, 0.85, 1.0)  # no graph given: one colour
+    if plan.subplans:
+        colour[REGION] = (1.0, 1.0, 1.0, 1.0)  # white, the branches' buffers hatched inside
     return colour
 
 
@@ -86,13 +91,14 @@ def _buffer_kinds(plan: Plan, graph) -> list[str]:
     if graph is None:
         return ["buffer"] * len(plan.buffers)
     producer = {t: op.op_type for op in graph.ops for t in op.outputs if t}
-    return [producer.get(b.names[0], INPUT) for b in plan.buffers]
+    regions = region_names(plan)
+    return [REGION if b.id in regions else producer.get(b.names[0], INPUT) for b in plan.buffers]
 
 
 def _legend(ax, colour, kinds) -> None:
     from matplotlib.patches import Patch
 
-    used = [k for k in colour if k != "buffer" and (k != INPUT or INPUT in kinds)]
+    used = [k for k in colour if k != "buffer" and (k not in (INPUT, REGION) or k in kinds)]
     if not used:
         return
     handles = [Patch(facecolor=colour[k], edgecolor="black", linewidth=0.3, label=k) for k in used]

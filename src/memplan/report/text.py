@@ -9,6 +9,7 @@ from rich.table import Table
 from ..graph.ir import Graph
 from ..planner import Plan
 from ..units import format_size
+from .branches import buffer_name, summary_rows as branch_rows
 
 
 def _bytes(n: int) -> str:
@@ -19,7 +20,7 @@ def summary_rows(plan: Plan, graph: Graph, budget: int | None = None) -> list[tu
     ratio = plan.arena_bytes / plan.lower_bound_bytes if plan.lower_bound_bytes else 1.0
     peak = plan.peak_step
     live = sorted(plan.live_at(peak), key=lambda b: -b.size)
-    live_names = ", ".join(f"{'+'.join(b.names)} ({format_size(b.size)})" for b in live[:6])
+    live_names = ", ".join(f"{'+'.join(b.names) or buffer_name(plan, b)} ({format_size(b.size)})" for b in live[:6])
     if len(live) > 6:
         live_names += f", … {len(live) - 6} more"
     rows = [
@@ -41,6 +42,7 @@ def summary_rows(plan: Plan, graph: Graph, budget: int | None = None) -> list[tu
         ("naive / arena", f"{plan.naive_bytes / plan.arena_bytes:.2f}x" if plan.arena_bytes else "-"),
         ("peak step", f"{peak}: {plan.order[peak] if plan.order else '-'}"),
         ("live at peak", live_names or "-"),
+        *branch_rows(plan, graph),
     ]
     if budget is not None:
         verdict = "fits" if plan.arena_bytes <= budget else f"does NOT fit (short by {_bytes(plan.arena_bytes - budget)})"
@@ -125,6 +127,6 @@ def _step_legend(plan: Plan, scale: float, letters: str) -> list[str]:
             f"one column = {format_size(int(scale))} of the {format_size(plan.arena_bytes)} arena, address 0 at the left;",
             f"a letter = a buffer (its id mod {len(letters)}), '.' = free. Live at the peak step {peak}:"]
     for b in sorted(plan.live_at(peak), key=lambda b: b.offset):
-        head.append(f"  {letters[b.id % len(letters)]} = buffer {b.id}: {b.names[0]}, {format_size(b.size)} "
+        head.append(f"  {letters[b.id % len(letters)]} = buffer {b.id}: {buffer_name(plan, b)}, {format_size(b.size)} "
                     f"at offset {b.offset:,}")
     return head

@@ -136,6 +136,7 @@ def check_plan(graph, plan, *, limit: int = 20) -> list[Finding]:
     findings: list[Finding] = []
     placed: dict[str, int] = {}
     blocks = []
+    regions = region_steps(graph, plan)
     for b in plan.buffers:
         if b.offset % plan.alignment:
             findings.append(Finding("alignment", f"buffer {b.id} at {b.offset} is not {plan.alignment}-aligned"))
@@ -161,6 +162,12 @@ def check_plan(graph, plan, *, limit: int = 20) -> list[Finding]:
                 findings.append(Finding("lifetime", f"buffer {b.id} claims steps [{b.first_step}, {b.last_step}] "
                                                     f"but its tensors live on [{first}, {last}]"))
             blocks.append(Block(str(b.id), b.size, first, last + 1))
+        elif b.id in regions:  # an If's region: live at the If's step, as the order says
+            step = regions[b.id]
+            if not b.first_step <= step <= b.last_step:
+                findings.append(Finding("lifetime", f"buffer {b.id} (the region of If {plan.order[step]!r}) claims "
+                                                    f"steps [{b.first_step}, {b.last_step}], not the If's step {step}"))
+            blocks.append(Block(str(b.id), b.size, step, step + 1))
         else:
             blocks.append(Block(str(b.id), b.size))
     for name in spans.keys() - placed.keys():
@@ -168,7 +175,52 @@ def check_plan(graph, plan, *, limit: int = 20) -> list[Finding]:
     offsets = [b.offset for b in plan.buffers]
     findings += check_offsets(Problem(tuple(blocks)), offsets, limit=limit)
     findings += _check_weights(graph, plan)
+    findings += _check_branches(graph, plan, limit)
     return findings[:limit]
+
+
+def region_steps(graph, plan) -> dict[int, int]:
+    """Region buffer id -> the step of its If (from the plan's order, not the buffer)."""
+    step = {name: s for s, name in enumerate(plan.order)}
+    subplans = getattr(plan, "subplans", {}) or {}
+    return {ip.region: step[name] for name, ip in subplans.items() if name in step}
+
+
+def _branches(op) -> dict:
+    """``{"then": Graph, "else": Graph}`` of an If planned per branch (`graph.branches`'s
+    form, read here without importing it: allocators import this validator, and allocation
+    knows no graphs)."""
+    if op.op_type != "If" or not hasattr(op.attrs.get("then_branch"), "ops"):
+        return {}
+    return {"then": op.attrs["then_branch"], "else": op.attrs["else_branch"]}
+
+
+def _check_branches(graph, plan, limit: int) -> list[Finding]:
+    """Every If kept in the graph has a plan per branch, each valid for its branch graph and
+    fitting the If's region (`planner_branches`); findings name the If and the branch."""
+    subplans = getattr(plan, "subplans", {}) or {}
+    ifs = {op.name: op for op in graph.ops if _branches(op)}
+    findings = [Finding("branches", f"the plan has nested plans for {name!r}, which is no If of this model")
+                for name in sorted(set(subplans) - set(ifs))]
+    sizes = {b.id: b.size for b in plan.buffers}
+    for name, op in ifs.items():
+        ip = subplans.get(name)
+        if ip is None or ip.region not in sizes:
+            findings.append(Finding("branches", f"If {name!r} has no nested plans or no region buffer"))
+            continue
+        for label, g in _branches(op).items():
+            p = ip.branches.get(label)
+            if p is None:
+                findings.append(Finding("branches", f"If {name!r} has no plan for its {label} branch"))
+                continue
+            if p.arena_bytes > sizes[ip.region]:
+                findings.append(Finding("capacity", f"If {name!r}, {label} branch: its arena of {p.arena_bytes} bytes "
+                                                    f"exceeds the region (buffer {ip.region}) of {sizes[ip.region]}"))
+            if p.io_in_arena:
+                findings.append(Finding("branches", f"If {name!r}, {label} branch: its inputs and outputs must "
+                                                    f"stay outside its region (io_in_arena false)"))
+            findings += [Finding(f.kind, f"If {name!r}, {label} branch: {f.message}") for f in check_plan(g, p, limit=limit)]
+    return findings
 
 
 def tensor_spans(graph, plan) -> dict[str, tuple[int, int]]:

@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import PlanError
+from ..graph.branches import branch_graphs, has_branches
 from .check import tensor_spans
 from .ops import KernelError, run_op
 
@@ -53,17 +54,27 @@ def run_in_arena(graph, plan, inputs: dict[str, np.ndarray], *, poison: bool = T
     blob and each Gather reading one gets a staging array of the slices it names instead."""
     start = time.perf_counter()
     arena = np.zeros(plan.arena_bytes, dtype=np.uint8)
-    views = _weight_views(graph, plan)
+    blob = np.zeros(plan.weights_bytes, dtype=np.uint8)
+    views = _weight_views(graph, plan, blob)
     if fetch is not None:
         fetch.hide(views)
-    op_index = {op.name: i for i, op in enumerate(graph.ops)}
     offsets = plan.tensor_offsets
     for name, t in graph.tensors.items():
         if t.kind != "weight":
             views[name] = _view(arena, offsets[name], t) if name in offsets else _empty(t)
     for name in graph.inputs:
         views[name][...] = inputs[name]
+    poisoned = _run_steps(graph, plan, arena, blob, views, poison, observe, fetch)
+    outputs = {name: views[name].copy() for name in graph.outputs}
+    return ArenaRun(outputs, time.perf_counter() - start, poisoned)
+
+
+def _run_steps(graph, plan, arena, blob, views, poison, observe, fetch=None) -> int:
+    """The ops of ``plan`` in order, each writing into ``views``; returns the bytes poisoned.
+    ``fetch`` (the outer graph only) stages the weights fetched on demand."""
     spans = tensor_spans(graph, plan)
+    op_index = {op.name: i for i, op in enumerate(graph.ops)}
+    offsets = plan.tensor_offsets
     by_name = {op.name: op for op in graph.ops}
     poisoned = 0
     for step, op_name in enumerate(plan.order):
@@ -72,16 +83,37 @@ def run_in_arena(graph, plan, inputs: dict[str, np.ndarray], *, poison: bool = T
         op = by_name[op_name]
         if poison:
             poisoned += _poison_outputs(arena, graph, plan, op)
-        ins = [views[t] if t else None for t in op.inputs]
-        if fetch is not None:
-            ins = fetch.inputs(op_index[op_name], op, ins)
-        _run(op, ins, [views[t] if t else None for t in op.outputs], graph.opset)
+        if has_branches(op):
+            poisoned += _run_if(op, plan, arena, blob, views, poison, observe)
+        else:
+            ins = [views[t] if t else None for t in op.inputs]
+            if fetch is not None:
+                ins = fetch.inputs(op_index[op_name], op, ins)
+            _run(op, ins, [views[t] if t else None for t in op.outputs], graph.opset)
         if observe is not None:
             for t in op.outputs:
                 if t:
                     observe(t, views[t])
-    outputs = {name: views[name].copy() for name in graph.outputs}
-    return ArenaRun(outputs, time.perf_counter() - start, poisoned)
+    return poisoned
+
+
+def _run_if(op, plan, arena, blob, views, poison, observe) -> int:
+    """An If kept in the graph: the condition picks a branch, whose ops run inside the If's
+    region of the same arena (offsets relative to it), read the outer tensors where the outer
+    plan put them and write the If's outputs in place (`planner_branches`)."""
+    ip = plan.subplans[op.name]
+    label = "then" if bool(np.asarray(views[op.inputs[0]]).reshape(-1)[0]) else "else"
+    g, p = branch_graphs(op)[label], ip.branches[label]
+    start = next(b.offset for b in plan.buffers if b.id == ip.region)
+    region = arena[start: start + ip.size]
+    inner = _weight_views(g, p, blob)
+    inner.update({t: views[t] for t in g.inputs})
+    inner.update({t: views[out] for t, out in zip(g.outputs, op.outputs) if out})
+    offsets = p.tensor_offsets
+    for name, t in g.tensors.items():
+        if t.kind != "weight" and name not in inner:
+            inner[name] = _view(region, offsets[name], t) if name in offsets else _empty(t)
+    return _run_steps(g, p, region, blob, inner, poison, observe)
 
 
 def _run(op, ins, outs, opset):
@@ -91,8 +123,7 @@ def _run(op, ins, outs, opset):
         raise PlanError(f"node {op.name!r}: {exc}") from None
 
 
-def _weight_views(graph, plan) -> dict[str, np.ndarray]:
-    blob = np.zeros(plan.weights_bytes, dtype=np.uint8)
+def _weight_views(graph, plan, blob) -> dict[str, np.ndarray]:
     values = weight_values(graph)
     views = {}
     for w in plan.weights:
@@ -159,7 +190,10 @@ def corrupt(plan):
                   if a.size and b.size and a.first_step < b.first_step <= a.last_step]
     if not candidates:
         raise PlanError("no two buffers are live together in this plan; nothing to corrupt")
-    a, b = max(candidates, key=lambda p: (p[1].first_step < p[0].last_step, min(p[0].size, p[1].size),
+    # an If's branches read only on the taken path: prefer a clobbered buffer read after b by a plain op
+    if_steps = {s for s, name in enumerate(plan.order) if name in (plan.subplans or {})}
+    a, b = max(candidates, key=lambda p: (p[1].first_step < p[0].last_step and p[0].last_step not in if_steps,
+                                          p[1].first_step < p[0].last_step, min(p[0].size, p[1].size),
                                           -p[0].id, -p[1].id))
     moved = tuple(replace(x, offset=a.offset) if x.id == b.id else x for x in plan.buffers)
     arena = max(plan.arena_bytes, a.offset + b.size)
