@@ -79,7 +79,7 @@ def run_in_arena(graph, plan, inputs: dict[str, np.ndarray], *, poison: bool = T
 
 def _run(op, ins, outs, opset):
     try:
-        run_op(op.op_type, dict(op.attrs), ins, outs, opset=opset)
+        run_op(op.kernel_key, dict(op.attrs), ins, outs, opset=opset)
     except KernelError as exc:
         raise PlanError(f"node {op.name!r}: {exc}") from None
 
