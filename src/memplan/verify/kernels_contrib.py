@@ -15,6 +15,12 @@ whole input sequence of a direction (``X W``) and once per time step for the hid
 onnxruntime's quantised GEMM does; the gates are then LSTM's (`kernels_rnn.lstm_core`). As
 in onnxruntime, the weights' zero point is one value per direction (its first entry).
 
+memplan computes the exact integer product. onnxruntime's uint8 x int8 GEMM on x86 CPUs
+without VNNI (AVX2 only, as on the machine the figures come from) adds pairs of products in
+int16 with saturation: with full-range int8 weights (|w| near 127) a pair can pass 32767 and
+its result is then not the exact product (the reason onnxruntime's quantiser offers 7-bit
+weights, ``reduce_range``); the unit tests use 7-bit int8 weights, as that option writes.
+
 Because the hidden state is re-quantised at every step, a rounding difference of one ulp in
 ``h`` can move a value across a quantisation step: the results agree with onnxruntime to
 within a few quantisation steps, not to float32 rounding (the verify tolerance for the
