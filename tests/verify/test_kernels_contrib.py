@@ -101,3 +101,31 @@ def test_dynamic_quantize_linear_is_bit_exact(seed):
     ref = ort_node("DynamicQuantizeLinear", "", [x], {}, 3)
     for got, want in zip(ours("DynamicQuantizeLinear", [x], {}, ref), ref):
         assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("signed", [True, False])
+@pytest.mark.parametrize("per_column", [True, False])
+@pytest.mark.parametrize("bias", [True, False])
+def test_dynamic_quantize_matmul_matches_onnxruntime(signed, per_column, bias):
+    rng = np.random.default_rng(signed * 4 + per_column * 2 + bias)
+    a = rng.standard_normal((2, 3, 8)).astype(np.float32)
+    if signed:
+        b, zero = rng.integers(-64, 65, (8, 5)).astype(np.int8), np.zeros(5 if per_column else 1, np.int8)
+    else:
+        b, zero = rng.integers(0, 256, (8, 5)).astype(np.uint8), rng.integers(100, 150, 5 if per_column else 1).astype(np.uint8)
+    scale = rng.uniform(0.002, 0.01, 5 if per_column else 1).astype(np.float32)
+    inputs = [a, b, scale, zero, rng.standard_normal(5).astype(np.float32) if bias else None]
+    ref = ort_node("DynamicQuantizeMatMul", "com.microsoft", inputs, {}, 1)
+    got = ours("com.microsoft.DynamicQuantizeMatMul", inputs, {}, ref)
+    np.testing.assert_allclose(got[0], ref[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("op, extra", [("Gelu", {}), ("QuickGelu", {"alpha": 1.5}), ("BiasGelu", {})])
+def test_activation_contrib_ops_match_onnxruntime(op, extra):
+    rng = np.random.default_rng(3)
+    inputs = [rng.standard_normal((4, 6)).astype(np.float32) * 3]
+    if op == "BiasGelu":
+        inputs.append(rng.standard_normal(6).astype(np.float32))
+    ref = ort_node(op, "com.microsoft", inputs, extra, 1)
+    got = ours(f"com.microsoft.{op}", inputs, extra, ref)
+    np.testing.assert_allclose(got[0], ref[0], rtol=1e-5, atol=1e-6)

@@ -67,26 +67,34 @@ def add_contrib_shapes(model, inferred, source: str) -> bool:
 
     g = model.graph
     types = _known_types(inferred)
+    declared = _known_types(g)  # what an earlier round already wrote (inference may not echo it)
     inits = {t.name: t for t in g.initializer}
     added = False
     for node in g.node:
         if not is_contrib(node):
             continue
         outs = [t for t in node.output if t]
-        if all(_static(types.get(t)) for t in outs):
+        if all(_static(types.get(t)) or _static(declared.get(t)) for t in outs):
             continue
         ins = [t for t in node.input if t]
         if not all(t in inits or _static(types.get(t)) for t in ins):
             continue  # a later round, once its inputs are static
         check_contrib(node, 0, source)
         shapes = _run_node(model, node, types, inits, source)
-        known = {vi.name for vi in g.value_info}
         for name, (elem, dims) in shapes.items():
-            if name in known:
-                g.value_info.remove(next(vi for vi in g.value_info if vi.name == name))
-            g.value_info.append(helper.make_tensor_value_info(name, elem, list(dims)))
+            _declare(g, helper.make_tensor_value_info(name, elem, list(dims)))
             added = True
     return added
+
+
+def _declare(g, info) -> None:
+    """The shape of a graph output goes on the output itself, any other in ``value_info``."""
+    for slot in (g.output, g.value_info):
+        old = next((vi for vi in slot if vi.name == info.name), None)
+        if old is not None:
+            old.CopyFrom(info)
+            return
+    g.value_info.append(info)
 
 
 def _static(entry) -> bool:
@@ -100,6 +108,8 @@ def _known_types(inferred) -> dict[str, tuple[int, tuple[int, ...] | None]]:
         if not vi.type.HasField("tensor_type"):
             continue
         t = vi.type.tensor_type
+        if _static(out.get(vi.name)):
+            continue  # an output declared without a shape does not hide the shape value_info gives
         dims = None
         if t.HasField("shape") and all(d.HasField("dim_value") and d.dim_value >= 0 for d in t.shape.dim):
             dims = tuple(d.dim_value for d in t.shape.dim)

@@ -28,6 +28,11 @@ Example: ``x[1,T,64] -> Shape -> Gather(1) -> Unsqueeze -> Concat([1,-1,4,16]) -
 round 1 folds Shape..Concat into the constant ``[1,T,4,16]``; round 2 infers the Reshape
 output ``[1,T,4,16]``; round 3 finds nothing new.
 
+Ops outside the default ONNX domain that onnxruntime implements (``com.microsoft`` contrib
+ops) are opaque to ONNX's inference: when a round folds nothing, `contrib` runs each such
+node whose inputs became static in onnxruntime and writes its output shapes into
+``value_info``, and the loop goes on.
+
 The other parts live next door: `control_flow` (If inlining, Loop/Scan unrolling),
 `fold_eval` (running a sub-model at plan time) and `dynamic_errors` (what to say about
 what stays dynamic).

@@ -26,6 +26,9 @@ Because the hidden state is re-quantised at every step, a rounding difference of
 within a few quantisation steps, not to float32 rounding (the verify tolerance for the
 corpus model says how much).
 
+Also the contrib ops dynamically quantised transformers use most: ``DynamicQuantizeMatMul``
+(the same quantised product, with a bias), ``Gelu``, ``BiasGelu``, ``QuickGelu``.
+
 Example: X (32, 1, 512), W int8 (2, 512, 2048), R int8 (2, 512, 2048), ``hidden_size=512``,
 bidirectional: Y (32, 2, 1, 512).
 """
@@ -33,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import KernelError
+from .kernels import KernelError, _gelu
 from .kernels_more import quantize_uint8
 from .kernels_rnn import lstm_core
 
@@ -88,4 +91,33 @@ def _dynamic_quantize_lstm(a, x, y, opset):
     return lstm_core(a, list(x[:8]), dirs, hid, project, recur)
 
 
-KERNELS = {"com.microsoft.DynamicQuantizeLSTM": _dynamic_quantize_lstm}
+def _dynamic_quantize_matmul(a, x, y, opset):
+    """``A @ dequant(B) + bias``, A quantised as a whole; B's zero point one value or one per
+    column (subtracted exactly), its scale likewise."""
+    data, w = x[0], x[1]
+    if len(x) < 3 or x[2] is None:
+        raise KernelError("needs b_scale (input 2)")
+    if w.ndim != 2:
+        raise KernelError(f"B must be 2-D, got shape {list(w.shape)}")
+    zero = x[3] if len(x) > 3 and x[3] is not None else np.zeros((), np.float64)
+    q, scale, a_zero = quantize_uint8(data)
+    acc = (q.astype(np.float64) - a_zero) @ (w.astype(np.float64) - np.asarray(zero, np.float64))
+    out = acc.astype(np.float32) * (np.float32(scale) * np.asarray(x[2], np.float32))
+    bias = x[4] if len(x) > 4 else None
+    return out if bias is None else out + bias
+
+
+def _quick_gelu(a, x, y, opset):
+    v = x[0]
+    alpha = v.dtype.type(a.get("alpha", 1.702))
+    return v / (1 + np.exp(-alpha * v))
+
+
+def _bias_gelu(a, x, y, opset):
+    return _gelu({}, [x[0] + x[1]], y, opset)
+
+
+KERNELS = {"com.microsoft.DynamicQuantizeLSTM": _dynamic_quantize_lstm,
+           "com.microsoft.DynamicQuantizeMatMul": _dynamic_quantize_matmul,
+           "com.microsoft.Gelu": lambda a, x, y, opset: _gelu({}, x, y, opset),
+           "com.microsoft.BiasGelu": _bias_gelu, "com.microsoft.QuickGelu": _quick_gelu}
