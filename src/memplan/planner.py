@@ -68,6 +68,10 @@ class Plan:
     sharing: str = "none"  # the sharing rules applied: "views+inplace+concat", ..., "none"
     order_stats: Mapping = field(default_factory=dict)  # the scheduler's: peak, status, bound, seconds
     sharing_only_bytes: int = 0
+    # The model's shape constants (`Graph.shape_constant_bytes`, ``len(Graph.shape_constants)``):
+    # computed at plan time from the input shapes, so in neither the arena nor the weights.
+    shape_constant_bytes: int = 0
+    shape_constants: int = 0
 
     @cached_property
     def tensor_offsets(self) -> Mapping[str, int]:
@@ -150,7 +154,8 @@ def plan(graph: Graph, *, algorithm: str = "best", alignment: int = 16, order: s
         naive_bytes=naive_bytes(graph, bufs, alignment), buffers=placed, weights_bytes=weight_bytes,
         weights=slots, order_method=sched.method, status=solution.status, io_in_arena=io_in_arena,
         stats=dict(solution.stats), sharing=sharing.label(), order_stats=dict(sched.stats or {}),
-        sharing_only_bytes=sum(align_up(b.size, alignment) for b in bufs))
+        sharing_only_bytes=sum(align_up(b.size, alignment) for b in bufs),
+        shape_constant_bytes=graph.shape_constant_bytes, shape_constants=len(graph.shape_constants))
     from .verify.check import check_plan
 
     findings = check_plan(graph, result)
