@@ -3,16 +3,14 @@ nor the weights), and the plan-file reader checks and reads them."""
 import json
 
 import pytest
+from helpers import chain_model, save
+from onnx import TensorProto, helper
 
 from memplan.errors import InputError
 from memplan.formats.plan_file import checked_plan, plan_problem, read_checked_plan
 from memplan.formats.plan_json import plan_to_dict, write_plan
 from memplan.graph.onnx import load
 from memplan.planner import plan
-
-from onnx import TensorProto, helper
-
-from helpers import chain_model, save
 
 
 def _reshape_by_shape():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import save
 from onnx import TensorProto, helper, numpy_helper
 
 import memplan
@@ -11,8 +12,6 @@ from memplan.errors import ModelError, PlanError
 from memplan.graph import contrib
 from memplan.graph.onnx import load
 from memplan.verify.prove import prove
-
-from helpers import save
 
 
 def _model(nodes, x_shape, inits=(), domain="com.microsoft"):

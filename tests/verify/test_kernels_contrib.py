@@ -8,7 +8,7 @@ import onnxruntime as ort
 import pytest
 from onnx import helper
 
-from memplan.verify.ops import run_op
+from memplan.verify.ops import KernelError, run_op
 
 SEQ, BATCH, INPUT, HIDDEN = 5, 3, 4, 6
 DQLSTM = "com.microsoft.DynamicQuantizeLSTM"
@@ -51,8 +51,10 @@ def quantised_lstm_inputs(rng, dirs, *, signed, per_column, lens=None, states=Tr
         dtype = np.int8 if signed else np.uint8
         return np.zeros(shape_like.shape, dtype) if signed else np.full(shape_like.shape, 128, dtype)
 
-    f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
     w_scale, r_scale = scale(), scale()
+    def f(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+
     return [f(SEQ, BATCH, INPUT), weights(INPUT), weights(HIDDEN), f(dirs, 8 * HIDDEN) * 0.5,
             None if lens is None else np.array(lens, np.int32),
             f(dirs, BATCH, HIDDEN) if states else None, f(dirs, BATCH, HIDDEN) if states else None, None,
@@ -84,7 +86,7 @@ def test_dynamic_quantize_lstm_without_scales_is_a_kernel_error():
     rng = np.random.default_rng(0)
     inputs = quantised_lstm_inputs(rng, 1, signed=True, per_column=False)[:8]
     outs = [np.zeros((SEQ, 1, BATCH, HIDDEN), np.float32), None, None]
-    with pytest.raises(Exception, match="W_scale"):
+    with pytest.raises(KernelError, match="W_scale"):
         run_op(DQLSTM, {"hidden_size": HIDDEN}, inputs, outs)
 
 

@@ -159,7 +159,7 @@ def _session_run(sub, feeds, node, source) -> list[np.ndarray]:
     try:
         session = ort.InferenceSession(sub.SerializeToString(), options, providers=["CPUExecutionProvider"])
         return [np.asarray(v) for v in session.run(None, feeds)]
-    except Exception as exc:  # onnxruntime raises its own unrelated types
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own unrelated types
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise ModelError(f"{source}: node {node.name!r} ({node.domain}.{node.op_type}): onnxruntime could not run "
                          f"it to find its output shapes: {text}") from None

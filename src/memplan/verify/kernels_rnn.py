@@ -175,7 +175,7 @@ def _projection(xs, w, b, gates, hidden):
 
 
 def _lstm(a, x, y, opset):
-    data, w, r, b, seq_lens, init_h, dirs, hid = _common(a, x)
+    _, w, r, _, _, _, dirs, hid = _common(a, x)
     return lstm_core(a, x, dirs, hid, lambda d, xs: xs @ w[d].T, lambda d, h, _: h @ r[d].T)
 
 
