@@ -70,6 +70,10 @@ class Plan:
     order_stats: Mapping = field(default_factory=dict)  # the scheduler's: peak, status, bound, seconds
     sharing_only_bytes: int = 0
     subplans: Mapping = field(default_factory=dict)  # If name -> planner_branches.IfPlan
+    # The model's shape constants (`Graph.shape_constant_bytes`, ``len(Graph.shape_constants)``):
+    # computed at plan time from the input shapes, so in neither the arena nor the weights.
+    shape_constant_bytes: int = 0
+    shape_constants: int = 0
 
     @cached_property
     def tensor_offsets(self) -> Mapping[str, int]:
@@ -158,7 +162,8 @@ def plan(graph: Graph, *, algorithm: str = "best", alignment: int = 16, order: s
         buffers=placed, weights_bytes=weight_bytes,
         weights=slots, order_method=sched.method, status=solution.status, io_in_arena=io_in_arena,
         stats=dict(solution.stats), sharing=sharing.label(), order_stats=dict(sched.stats or {}),
-        sharing_only_bytes=sum(align_up(b.size, alignment) for b in bufs), subplans=subplans)
+        sharing_only_bytes=sum(align_up(b.size, alignment) for b in bufs), subplans=subplans,
+        shape_constant_bytes=graph.shape_constant_bytes, shape_constants=len(graph.shape_constants))
     if subplans:
         result = place_branch_weights(result, alignment)
     from .verify.check import check_plan

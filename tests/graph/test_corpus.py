@@ -26,8 +26,6 @@ from memplan.verify.prove import prove
 
 # name -> the error memplan gives today, "Type: first line" (ModelError, PlanError, ...).
 XFAIL = {
-    "ocr_ddddocr_old_quant":
-        "ModelError: corpus:ocr_ddddocr_old_quant: node 'LSTM_202_quant' uses op com.microsoft.DynamicQuantizeLSTM, outside the default ONNX domain; memplan cannot infer its shapes",
 }
 
 _ERRORS = {"ModelError": ModelError, "PlanError": PlanError, "MemplanError": MemplanError,

@@ -142,7 +142,10 @@ def _plan_from_file(plan_path, graph, model):
 def _proof_table(model, plan, proof, rtol, atol):
     from rich.table import Table
 
-    table = Table(title=f"arena execution of {model} vs onnxruntime (rtol {rtol:g}, atol {atol:g})",
+    from ..verify.prove import NOISE_ULPS
+
+    table = Table(title=f"arena execution of {model} vs onnxruntime (rtol {rtol:g}, atol {atol:g}, "
+                        f"+ {NOISE_ULPS} ulp of each tensor's largest value)",
                   title_justify="left")
     for col in ("output", "max abs error", "max rel error", "match"):
         table.add_column(col)

@@ -110,6 +110,9 @@ def _check_structure(data: dict) -> None:
     _int(data["alignment"], "field 'alignment'", 1)
     for field in ("arena_bytes", "lower_bound_bytes", "naive_bytes"):
         _int(data[field], f"field {field!r}", limit=MAX_TOTAL)
+    for field in ("shape_constant_bytes", "shape_constants"):  # optional (older files lack them)
+        if field in data:
+            _int(data[field], f"field {field!r}", limit=MAX_TOTAL)
     ids = set()
     for k, b in enumerate(_list(data["buffers"], "field 'buffers'")):
         where = f"buffers[{k}]"

@@ -7,6 +7,12 @@ written before it was renamed call it ``tensor_offsets``, and are read as well (
 `Plan.tensor_offsets` is the absolute arena offset, hence the new name). Reading a plan file,
 with every check the file alone allows, is `plan_file.read_plan`.
 
+``shape_constant_bytes`` is the size of the tensors the importer computed at plan time from
+the input shapes (``Reshape`` targets, ``Range`` limits, causal masks: the text report's
+"shape constants folded"), ``shape_constants`` how many of them are op parameters (shapes,
+axes, indices) kept out of the weights blob; both 0 for a model with nothing to fold, and
+read as 0 from files written before they existed.
+
 ``naive_bytes`` is no reuse and no sharing (every activation tensor its own bytes);
 ``sharing_only_bytes`` no reuse but tensors sharing storage as planned. An older file without
 ``sharing_only_bytes`` meant the latter by ``naive_bytes``, and is read so.
@@ -48,7 +54,9 @@ def plan_to_dict(plan: Plan, access: Mapping | None = None) -> dict[str, Any]:
         "status": plan.status,
         "alignment": plan.alignment, "io_in_arena": plan.io_in_arena,
         "arena_bytes": plan.arena_bytes, "lower_bound_bytes": plan.lower_bound_bytes,
-        "naive_bytes": plan.naive_bytes, "sharing_only_bytes": plan.sharing_only_bytes, "buffers": buffers,
+        "naive_bytes": plan.naive_bytes, "sharing_only_bytes": plan.sharing_only_bytes,
+        "shape_constant_bytes": plan.shape_constant_bytes, "shape_constants": plan.shape_constants,
+        "buffers": buffers,
         "weights": {"bytes": plan.weights_bytes,
                     "tensors": [_weight_entry(w, access) for w in plan.weights]},
         **({"subplans": subplans_to_dict(plan)} if plan.subplans else {}),
@@ -104,7 +112,9 @@ def plan_from_dict(data: dict[str, Any], source: str = "<plan>") -> Plan:
             order_method=data.get("order_method", "file"), status=data.get("status", "heuristic"),
             sharing=data.get("sharing", "none"),
             sharing_only_bytes=int(data.get("sharing_only_bytes", data["naive_bytes"])),
-            io_in_arena=bool(data.get("io_in_arena", True)), subplans=subplans_from_dict(data, source))
+            io_in_arena=bool(data.get("io_in_arena", True)), subplans=subplans_from_dict(data, source),
+            shape_constant_bytes=int(data.get("shape_constant_bytes", 0)),
+            shape_constants=int(data.get("shape_constants", 0)))
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{source}: malformed plan JSON ({type(exc).__name__}: {exc})") from None
 

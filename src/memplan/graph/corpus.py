@@ -92,7 +92,7 @@ WHEEL_MODELS = {
                                     {"input1": (1, 1, 64, 256)}, slow=True),
     "ocr_ddddocr_old_quant": CorpusModel("ocr recogniser (CRNN, dynamically quantized)", "ddddocr/common_old.onnx",
                                          DDDDOCR, "b8f2ad9cbc1f2e3922a6cb9459e30824e7e2467f3fb4fd61420640e34ea0bf68",
-                                         {"input1": (1, 1, 64, 256)},
+                                         {"input1": (1, 1, 64, 256)}, slow=True,
                                          note="ConvInteger, DynamicQuantizeLSTM (com.microsoft)"),
     "det_ddddocr_yolox": CorpusModel("detector (YOLOX-style)", "ddddocr/common_det.onnx",
                                      DDDDOCR, "6faa8ea85a8c1a634e5050c4a138fca10f30194e0d7abbe9ade1fcd423af6ed6",

@@ -28,6 +28,11 @@ Example: ``x[1,T,64] -> Shape -> Gather(1) -> Unsqueeze -> Concat([1,-1,4,16]) -
 round 1 folds Shape..Concat into the constant ``[1,T,4,16]``; round 2 infers the Reshape
 output ``[1,T,4,16]``; round 3 finds nothing new.
 
+Ops outside the default ONNX domain that onnxruntime implements (``com.microsoft`` contrib
+ops) are opaque to ONNX's inference: when a round folds nothing, `contrib` runs each such
+node whose inputs became static in onnxruntime and writes its output shapes into
+``value_info``, and the loop goes on.
+
 The other parts live next door: `control_flow` (If inlining, Loop/Scan unrolling),
 `fold_eval` (running a sub-model at plan time) and `dynamic_errors` (what to say about
 what stays dynamic).
@@ -40,6 +45,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from ..errors import ModelError
+from .contrib import add_contrib_shapes, has_contrib
 from .control_flow import check_guards, expand_control_flow, has_control_flow, referenced_names
 from .dynamic_errors import depends_on_inputs, first_dynamic_error  # noqa: F401  (their old home: onnx, verify.inputs)
 from .fold_eval import _short, evaluate
@@ -64,7 +70,7 @@ def make_static(model, *, input_values: Mapping[str, np.ndarray], infer: Callabl
     import onnx
 
     inferred = infer(model)
-    if not input_values and not has_control_flow(model.graph) and \
+    if not input_values and not has_control_flow(model.graph) and not has_contrib(model.graph) and \
             not _fold_plan(model.graph, static_shapes(inferred), set())[2]:
         return Folded(model, inferred, {}, False)  # nothing to do (the zoo): no copy, one inference
     work = onnx.ModelProto()
@@ -82,6 +88,8 @@ def make_static(model, *, input_values: Mapping[str, np.ndarray], infer: Callabl
             continue
         new = fold_once(work, shapes, dynamic, source)
         if not new:
+            if add_contrib_shapes(work, inferred, source):  # ops ONNX's inference does not know
+                continue
             break
         folded.update(new)
     check_guards(work, guards, source)

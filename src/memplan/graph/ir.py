@@ -67,13 +67,20 @@ class Tensor:
 
 @dataclass(frozen=True)
 class Op:
-    """One node. ``inputs`` keeps ``""`` for a missing optional input so positions hold."""
+    """One node. ``inputs`` keeps ``""`` for a missing optional input so positions hold.
+    ``domain`` is ``""`` for standard ONNX ops, else e.g. ``"com.microsoft"`` (a contrib op
+    onnxruntime implements; `kernel_key` is how the executor's kernel table names it)."""
 
     name: str
     op_type: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     attrs: Mapping[str, Any] = field(default_factory=dict)
+    domain: str = ""
+
+    @property
+    def kernel_key(self) -> str:
+        return f"{self.domain}.{self.op_type}" if self.domain else self.op_type
 
 
 @dataclass(frozen=True)

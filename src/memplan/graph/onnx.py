@@ -14,6 +14,7 @@ indices) are dropped (``""``): they cost nothing.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Mapping
 
 import numpy as np
@@ -21,6 +22,7 @@ import numpy as np
 from ..errors import ModelError
 from .ir import Graph, Op, Tensor, tensor_kind, tensor_nbytes
 from .onnx_file import dtype_name, read_model, short_error
+from .contrib import check_contrib
 from .fold import first_dynamic_error, has_control_flow, make_static, static_shapes
 from .branches import has_branches, if_op, output_infos
 
@@ -212,10 +214,11 @@ def _branch_maker(model, inferred, source):
 def _ops(g, source, branch_op=None) -> list[Op]:
     ops, used = [], set()
     for i, node in enumerate(g.node):
-        if node.domain not in ("", "ai.onnx"):
-            raise ModelError(f"{source}: node {node.name or i!r} uses op {node.domain}.{node.op_type}, "
-                             f"outside the default ONNX domain; memplan cannot infer its shapes")
-        _check_known_op(node, i, source)
+        contrib = node.domain not in ("", "ai.onnx")
+        if contrib:  # shapes from onnxruntime (graph.contrib), kernels keyed "domain.op"
+            check_contrib(node, i, source)
+        else:
+            _check_known_op(node, i, source)
         name = node.name or f"{node.op_type}_{i}"
         base, k = name, 2
         while name in used:
@@ -225,7 +228,8 @@ def _ops(g, source, branch_op=None) -> list[Op]:
             ops.append(branch_op(node, name))
             continue
         attrs = {a.name: _attr_value(a, name, node.op_type, source) for a in node.attribute}
-        ops.append(Op(name, node.op_type, tuple(node.input), tuple(node.output), attrs))
+        ops.append(Op(name, node.op_type, tuple(node.input), tuple(node.output), attrs,
+                      domain=node.domain if contrib else ""))
     return ops
 
 
@@ -335,7 +339,7 @@ def _drop_unused_outputs(ops: list[Op], graph_outputs: tuple[str, ...]) -> list[
     out = []
     for op in ops:
         outs = tuple(t if (k == 0 or t in read) else "" for k, t in enumerate(op.outputs))
-        out.append(op if outs == op.outputs else Op(op.name, op.op_type, op.inputs, outs, op.attrs))
+        out.append(op if outs == op.outputs else replace(op, outputs=outs))
     return out
 
 

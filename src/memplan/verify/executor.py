@@ -118,7 +118,7 @@ def _run_if(op, plan, arena, blob, views, poison, observe) -> int:
 
 def _run(op, ins, outs, opset):
     try:
-        run_op(op.op_type, dict(op.attrs), ins, outs, opset=opset)
+        run_op(op.kernel_key, dict(op.attrs), ins, outs, opset=opset)
     except KernelError as exc:
         raise PlanError(f"node {op.name!r}: {exc}") from None
 

@@ -294,16 +294,22 @@ def _matmul_integer(a, x, y, opset):
 
 
 def _dynamic_quantize_linear(a, x, y, opset):
-    v = x[0].astype(np.float32)
-    lo = min(float(v.min(initial=0.0)), 0.0)
-    hi = max(float(v.max(initial=0.0)), 0.0)
-    scale = np.float32((hi - lo) / 255.0)
-    if scale == 0:
-        zp = np.float32(0)
-    else:
-        zp = np.clip(np.rint(np.float32(0) - np.float32(lo) / scale), 0, 255)
-    q = np.clip(np.rint(v / scale) + zp, 0, 255) if scale else np.clip(zp + 0 * v, 0, 255)
-    return q.astype(np.uint8), np.array(scale, np.float32), np.array(zp, np.uint8)
+    q, scale, zero = quantize_uint8(x[0])
+    return q.astype(np.uint8), np.array(scale, np.float32), np.array(zero, np.uint8)
+
+
+def quantize_uint8(v) -> tuple[np.ndarray, np.float32, int]:
+    """uint8 values (as float32), scale and zero point of ``v`` as onnxruntime computes them
+    (``GetQuantizationParameter``): range widened to include 0; every step in float32 — a
+    scale divided in float64 and rounded once is one ulp off in about one case in five, and
+    a quantised model's next ``Floor``/``round`` turns that ulp into a whole step; an empty
+    range gives scale 1, zero point 0 (the spec's formula would divide by zero)."""
+    v = np.asarray(v, np.float32)
+    lo = min(np.float32(v.min(initial=0.0)), np.float32(0))
+    hi = max(np.float32(v.max(initial=0.0)), np.float32(0))
+    scale = np.float32(1) if hi == lo else np.float32(hi - lo) / np.float32(255)
+    zero = int(np.rint(np.clip(np.float32(0) - lo / scale, 0, 255)))
+    return np.clip(np.rint(v / scale) + np.float32(zero), 0, 255), scale, zero
 
 
 def _conv_integer(a, x, y, opset):

@@ -175,7 +175,20 @@ def _projection(xs, w, b, gates, hidden):
 
 
 def _lstm(a, x, y, opset):
-    data, w, r, b, seq_lens, init_h, dirs, hid = _common(a, x)
+    _, w, r, _, _, _, dirs, hid = _common(a, x)
+    return lstm_core(a, x, dirs, hid, lambda d, xs: xs @ w[d].T, lambda d, h, _: h @ r[d].T)
+
+
+def lstm_core(a, x, dirs, hid, project, recur):
+    """The LSTM recurrence with the two matrix products supplied: ``project(d, xs)`` is
+    ``X W^T`` of direction d for all steps, ``recur(d, h, live)`` is ``H R^T`` for one step
+    (``live``: which sequences were still running at the step before, None at step 0)
+    (float for LSTM, quantised for com.microsoft.DynamicQuantizeLSTM). ``x`` are the op's
+    inputs in LSTM's positions (X, W, R, B, sequence_lens, initial_h, initial_c, P)."""
+    data = x[0]
+    b = x[3] if len(x) > 3 else None
+    seq_lens = x[4] if len(x) > 4 else None
+    init_h = x[5] if len(x) > 5 else None
     init_c = x[6] if len(x) > 6 else None
     peep = x[7] if len(x) > 7 else None
     dt = data.dtype
@@ -187,13 +200,15 @@ def _lstm(a, x, y, opset):
     hs, cs = [], []
     for d in range(dirs):
         f, g, h = acts[d]
-        proj = _projection(s.inputs(d), w[d], None if b is None else b[d], 4, hid)
+        proj = project(d, s.inputs(d))
+        if b is not None:
+            proj = proj + b[d][:4 * hid]
         rb = None if b is None else b[d][4 * hid:]
         ht, ct = s.state(init_h, d, hid, dt), s.state(init_c, d, hid, dt)
         p_i, p_o, p_f = (None, None, None) if peep is None else np.split(peep[d], 3)
         out = np.zeros((s.seq, s.batch, hid), dt)
         for t in range(s.seq):
-            z = proj[t] + ht @ r[d].T
+            z = proj[t] + recur(d, ht, s.valid[t - 1] if t else None)
             if rb is not None:
                 z = z + rb
             zi, zo, zf, zc = np.split(z, 4, axis=1)

@@ -1,15 +1,16 @@
 """The kernel library's front door: one table of every op the arena executor can run — the
-core kernels (`kernels`), the recurrent ones (`kernels_rnn`) and later additions
-(`kernels_more`) — and `run_op`, which runs one of them into preallocated outputs."""
+core kernels (`kernels`), the recurrent ones (`kernels_rnn`), later additions
+(`kernels_more`) and onnxruntime's contrib ops (`kernels_contrib`, keyed ``"domain.op"``) —
+and `run_op`, which runs one of them into preallocated outputs."""
 from __future__ import annotations
 
 import numpy as np
 
-from . import kernels_more, kernels_rnn
+from . import kernels_contrib, kernels_more, kernels_rnn
 from .kernels import _KERNELS as CORE
 from .kernels import KernelError, _store
 
-KERNELS = {**CORE, **kernels_rnn.KERNELS, **kernels_more.KERNELS}
+KERNELS = {**CORE, **kernels_rnn.KERNELS, **kernels_more.KERNELS, **kernels_contrib.KERNELS}
 SUPPORTED_OPS: frozenset[str] = frozenset(KERNELS)
 
 __all__ = ["KERNELS", "SUPPORTED_OPS", "KernelError", "run_op"]
