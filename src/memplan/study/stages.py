@@ -43,9 +43,13 @@ class GridSettings:
     weights: str = "auto"  # placement: weight mode
     placement_method: str = "greedy"  # placement: spill search (greedy: fast and deterministic)
     pictures: str = "order"  # the stage whose buffer layout is kept for the report ("" for none)
+    max_overhead: float = 0.15  # tiled: the most extra MACs a tiling may cost
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if out["max_overhead"] == 0.15:  # added later: at its default, the keys of older studies stay valid
+            del out["max_overhead"]
+        return out
 
     @property
     def key(self) -> str:
@@ -147,8 +151,7 @@ for _stage in (Stage("naive", _naive, "no reuse (file order, allocator naive)"),
 def check_stages(names: Sequence[str]) -> tuple[str, ...]:
     unknown = [n for n in names if n not in STAGES]
     if unknown:
-        hint = " ('tiled' comes with the tiling module)" if "tiled" in unknown else ""
-        raise InputError(f"--stages: unknown stage {unknown[0]!r}{hint}; choose from: {', '.join(STAGES)}")
+        raise InputError(f"--stages: unknown stage {unknown[0]!r}; choose from: {', '.join(STAGES)}")
     return tuple(dict.fromkeys(names))
 
 
