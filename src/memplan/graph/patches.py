@@ -1,7 +1,8 @@
 """Patches of a tiled model, recognised by name.
 
 `memplan.tiling` writes each patch's copy of a stage op as ``<op>__p<row>_<col>`` and the
-Slices a patch reads as ``<tensor>__p<row>_<col>__slice<k>``. A plain ``memplan plan
+Slices a patch reads as ``<tensor>__p<row>_<col>__slice<k>``; the Concats that assemble the patch outputs are
+``<until>__row<r>`` (a row of patches) and ``<until>__assemble`` (the rows). A plain ``memplan plan
 tiled.onnx`` knows nothing else about the tiling, so the order search (patches run one after
 the other) and the memory picture (colour and label by patch) find the patches here, by name.
 """
@@ -12,6 +13,7 @@ import re
 from .ir import Graph
 
 PATCH_NAME = re.compile(r"__p(\d+)_(\d+)(?:__slice\d+)?$")
+ASSEMBLY_NAME = re.compile(r"__(?:row\d+|assemble)$")  # the Concats that assemble the patches
 
 
 def patch_of(name: str) -> tuple[int, int] | None:
@@ -30,3 +32,10 @@ def patch_groups(graph: Graph) -> dict[tuple[int, int], list[int]]:
             groups.setdefault(p, []).append(i)
     return {p: groups[p] for p in sorted(groups)} if len(groups) > 1 else {}
 
+
+
+def stage_output_ops(graph: Graph) -> list[int]:
+    """The op writing the assembled stage output: ``__assemble``, else the one row Concat."""
+    ops = [i for i, op in enumerate(graph.ops) if ASSEMBLY_NAME.search(op.name)]
+    final = [i for i in ops if graph.ops[i].name.endswith("__assemble")]
+    return final or (ops if len(ops) == 1 else [])
