@@ -43,14 +43,14 @@ def main(argv=None):
         name, until, grid = case.split(":")
         proto = load_proto(zoo_path(name))
         g = tiled_graph(tile(proto, until, parse_grid(grid), graph=graph_of(proto)), f"zoo:{name} (tiled)")
-        before, s0 = timed(lambda: planner(False)(g))
-        after, s1 = timed(lambda: planner(True)(g))
+        before, s0 = timed(lambda g=g: planner(False)(g))
+        after, s1 = timed(lambda g=g: planner(True)(g))
         print(f"| plan tiled zoo:{name} {until} {grid} | {len(g.ops)} | {before.arena_bytes:,} | "
               f"{after.arena_bytes:,} | {s0:.1f} | {s1:.1f} | {s0 / s1:.1f}x |", flush=True)
     for name in filter(None, args.auto.split(",")):
         proto = load_proto(zoo_path(name))
-        before, s0 = timed(lambda: search(proto, source=f"zoo:{name}", plan=planner(False)))
-        after, s1 = timed(lambda: search(proto, source=f"zoo:{name}", plan=planner(True)))
+        before, s0 = timed(lambda p=proto, n=name: search(p, source=f"zoo:{n}", plan=planner(False)))
+        after, s1 = timed(lambda p=proto, n=name: search(p, source=f"zoo:{n}", plan=planner(True)))
         t = after.tiled
         print(f"| plan zoo:{name} --tile auto ({t.until} {t.grid[0]}x{t.grid[1]}) | {len(after.graph.ops)} | "
               f"{before.plan.arena_bytes:,} | {after.plan.arena_bytes:,} | {s0:.1f} | {s1:.1f} | {s0 / s1:.1f}x |",

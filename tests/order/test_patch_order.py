@@ -1,6 +1,8 @@
 """The order search runs a tiled model's patches patch after patch (`patch_frontier`): the
 same peak as letting them interleave on a tiled net, patches never interleaved, and no
 chaining where it would contradict the graph."""
+from itertools import pairwise
+
 from tiling_nets import Net
 
 from memplan.graph.patches import patch_groups
@@ -29,7 +31,7 @@ def test_patches_run_one_after_the_other_at_the_same_peak():
     assert chained.peak == free.peak
     step = {op: s for s, op in enumerate(chained.order)}
     spans = [(min(step[i] for i in ops), max(step[i] for i in ops)) for ops in patch_groups(graph).values()]
-    assert len(spans) == 9 and all(a[1] < b[0] for a, b in zip(spans, spans[1:]))
+    assert len(spans) == 9 and all(a[1] < b[0] for a, b in pairwise(spans))
 
 
 def test_chaining_that_would_make_a_cycle_is_dropped():

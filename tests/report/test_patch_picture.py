@@ -1,6 +1,8 @@
 """The memory picture of a tiled plan shows its patches: each patch's buffers in the patch's
 colour, the patches named over their steps, the stage output marked (no pixel tests: the
 patch information must reach the drawing code)."""
+from itertools import pairwise
+
 import pytest
 from tiling_nets import Net
 
@@ -36,7 +38,7 @@ def test_layout_of_a_tiled_plan(tiled):
     layout = patch_layout(p, graph)
     assert layout.grid == (2, 2) and layout.patches == ((0, 0), (0, 1), (1, 0), (1, 1))
     spans = [layout.steps[q] for q in layout.patches]
-    assert all(a[1] < b[0] for a, b in zip(spans, spans[1:]))  # patch after patch
+    assert all(a[1] < b[0] for a, b in pairwise(spans))  # patch after patch
     owned = {q for q in layout.buffer_patch if q is not None}
     assert owned == set(layout.patches)
     (out,) = layout.stage_outputs

@@ -93,7 +93,7 @@ def draw_patches(ax, layout: PatchLayout, plan, colours, scale: float) -> None:
         ax.text(b.first_step - 1 if right else b.last_step + 1, (b.offset + b.size / 2) / scale,
                 f"stage output {b.names[0]}: the patches assembled", fontsize=7, va="center",
                 ha="right" if right else "left", clip_on=True,
-                bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1))
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
 
 
 def patch_title(layout: PatchLayout) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..units import format_size
 
@@ -31,7 +31,7 @@ def only_when_tiled(cells: Sequence[dict]) -> dict[str, list[str]]:
     order = {(c["model"], c["dtype"], c["device"]): c for c in cells if c["stage"] == "order" and c["status"] == "ok"}
     for c in tiled_cells(cells):
         budget_scope = f"budget {format_size(c['budget'])} {c['dtype']}"
-        out[budget_scope]  # noqa: B018 - the scope exists even when no model fits only tiled
+        out.setdefault(budget_scope, set())  # the scope is listed even when no model fits only tiled
         ok = c["status"] == "ok"
         if ok and c["untiled_bytes"] is not None and c["arena_bytes"] <= c["budget"] < c["untiled_bytes"]:
             out[budget_scope].add(c["model"])
@@ -40,7 +40,7 @@ def only_when_tiled(cells: Sequence[dict]) -> dict[str, list[str]]:
             if untiled is None or untiled["fits_device"] is None:
                 continue
             device_scope = f"device {c['device']} {c['dtype']} (budget {format_size(c['budget'])})"
-            out[device_scope]  # noqa: B018
+            out.setdefault(device_scope, set())
             if ok and c["fits_device"] and not untiled["fits_device"]:
                 out[device_scope].add(c["model"])
     return {scope: sorted(models) for scope, models in out.items()}
