@@ -8,6 +8,8 @@ device, dtype, stage and budget. Stages (`STAGES`, extensible with `register_sta
 ``int8``       ``order`` on the graph with every float tensor int8 (what-if); fixes the dtype
 ``real-int8``  ``order`` on the onnxruntime static-QDQ int8 model, Q/DQ fused (ONNX only);
                fixes the dtype
+``tiled``      patch-based execution under the cell's budget (`memplan.study.tiled`,
+               registered there; uses the budget)
 =============  =========================================================================
 
 Most stages do not depend on the budget: their cells have ``budget = 0`` and a budget is
