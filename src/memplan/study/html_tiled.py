@@ -47,12 +47,10 @@ def only_when_tiled(cells: Sequence[dict]) -> dict[str, list[str]]:
 
 
 def describe(c: dict) -> str:
-    """``n46 3x3, +6.3% MACs`` or the note (``fits untiled``, ``untiled: ...``)."""
+    """The split and grid (``n46 3x3``) or the note (``fits untiled``, ``untiled: ...``)."""
     if c["status"] != "ok":
         return "failed: " + (c["error"] or "")
-    if c["tiling"]:
-        return f"{c['tiling']}, {c['macs_overhead']:+.1%} MACs"
-    return c["note"] or ""
+    return c["tiling"] or c["note"] or ""
 
 
 def brief(cells: Sequence[dict], model: str, dtype: str) -> str:
