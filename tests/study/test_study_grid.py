@@ -197,8 +197,8 @@ def test_study_command_on_a_grid(tmp_path, two_models):
     assert len(table.read_text().splitlines()) == 16
     again = cli(*args)
     assert "15 in all, 10 reused from the database, 0 done, 5 failed" in again.stdout
-    bad = cli("study", two_models[0], "--stages", "order,tiled")
-    assert bad.returncode == 2 and "unknown stage 'tiled'" in bad.stderr
+    bad = cli("study", two_models[0], "--stages", "order,tilde")
+    assert bad.returncode == 2 and "unknown stage 'tilde'" in bad.stderr
     bad = cli("study", two_models[0], "--devices", "toaster")
     assert bad.returncode == 2 and "unknown device 'toaster'" in bad.stderr
 

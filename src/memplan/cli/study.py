@@ -24,7 +24,7 @@ from .vocabulary import budget_option, wrote
 @click.option("--devices", default=None, help="Comma-separated devices to place each plan on (bundled names, TOML "
                                                "paths, or 'all').")
 @click.option("--dtypes", default=None, help="Comma-separated dtypes of the float tensors (fp32, fp16, int16, int8).")
-@click.option("--stages", default=None, help="Comma-separated stages: naive, best, order, int8, real-int8.")
+@click.option("--stages", default=None, help="Comma-separated stages: naive, best, order, int8, real-int8, tiled.")
 @click.option("--ray", is_flag=True, help="Run the cells on a local Ray runtime (pip install 'memplan[ray]').")
 @click.option("--ray-address", default=None, metavar="HOST:PORT", help="Run the cells on an existing Ray cluster.")
 @click.option("--shared-paths", is_flag=True, help="With Ray: workers read the model paths (a shared file system) "

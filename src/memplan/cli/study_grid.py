@@ -100,6 +100,10 @@ def _print_results(db, grid, summary) -> None:
             a = per.get((m.name, "int8" if s in ("int8", "real-int8") else dtype, s))
             row.append("error" if a is None else
                        f"{format_size(a)} " + "".join("✓" if a <= b else "✗" for b in grid.budgets))
+            if s == "tiled":
+                from ..study.html_tiled import brief
+
+                row[-1] += f" ({brief(cells, m.name, dtype)})"
         table.add_row(m.name, *row)
     lines = series(cells)
     out = _stdout()
@@ -114,6 +118,11 @@ def _print_results(db, grid, summary) -> None:
                 fits.setdefault((c["device"], c["stage"], c["dtype"]), []).append(c["fits_device"])
         for (device, stage, dt), values in sorted(fits.items()):
             out.print(f"{device} {stage} {dt}: {sum(values)}/{len(values)} models fit", highlight=False, markup=False)
+    if "tiled" in grid.stages:
+        from ..study.html_tiled import tiled_lines
+
+        for line in tiled_lines(cells):
+            out.print(line, highlight=False, markup=False)
     errors = {}
     for c in cells:
         if c["status"] != "ok":

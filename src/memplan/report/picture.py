@@ -15,6 +15,7 @@ from ..fileio import write_atomic
 from ..planner import Plan
 from ..units import format_size
 from .branches import REGION, buffer_name, draw_regions, region_names
+from .patches import draw_patches, patch_colours, patch_layout, patch_title
 
 
 def _pyplot():
@@ -48,7 +49,12 @@ def memory_figure(plan: Plan, graph=None, *, labels: int = 60):
     rects = [Rectangle((b.first_step - 0.5, b.offset / scale), b.last_step - b.first_step + 1, b.size / scale)
              for b in plan.buffers]
     kinds = _buffer_kinds(plan, graph)
-    ax.add_collection(PatchCollection(rects, facecolor=[colour[k] for k in kinds], edgecolor="black", linewidth=0.3))
+    layout = patch_layout(plan, graph)  # a tiled plan: a colour per patch
+    faces = [colour[k] for k in kinds]
+    if layout is not None:
+        by_patch = patch_colours(layout)
+        faces = [by_patch[p] if p is not None else f for p, f in zip(layout.buffer_patch, faces)]
+    ax.add_collection(PatchCollection(rects, facecolor=faces, edgecolor="black", linewidth=0.3))
     draw_regions(ax, plan, scale)
     peak = plan.peak_step
     ax.axvline(peak, color="red", linestyle="--", linewidth=1)
@@ -61,7 +67,9 @@ def memory_figure(plan: Plan, graph=None, *, labels: int = 60):
     ratio = plan.arena_bytes / plan.lower_bound_bytes if plan.lower_bound_bytes else 1
     ax.set_title(f"{os.path.basename(plan.model)} — activations: arena {format_size(plan.arena_bytes)}, "
                  f"lower bound {format_size(plan.lower_bound_bytes)} (dotted line), arena / lower bound "
-                 f"{ratio:.3f}, {plan.algorithm}", fontsize=10)
+                 f"{ratio:.3f}, {plan.algorithm}" + (patch_title(layout) if layout else ""), fontsize=10)
+    if layout is not None:
+        draw_patches(ax, layout, plan, by_patch, scale)
     _weights_panel(wx, plan, graph, colour)
     _legend(key if key is not None else ax, colour, kinds)
     _fit_labels(fig, ax, [(r, _label_names(buffer_name(plan, b))) for r, b in

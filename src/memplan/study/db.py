@@ -16,12 +16,18 @@ Schema (version `SCHEMA_VERSION`, in ``meta.schema_version``)::
           arena_bytes, lower_bound_bytes, naive_bytes, weights_bytes, order_method, algorithm,
           fits_device (0/1/NULL), bytes_moved, spilled, est_seconds, placement,
           plan_seconds, place_seconds, worker, run_id, finished_at,
+          untiled_bytes, macs_overhead, tiling, note,                  -- version 2: the tiled stage
           PRIMARY KEY (model_hash, device_hash, dtype, stage, budget, settings_key, version))
     pictures(model_hash, dtype, stage, settings_key, version, blob,   -- zlib JSON buffer layout
              PRIMARY KEY (model_hash, dtype, stage, settings_key, version))
 
-``budget`` is 0 for stages that do not depend on it; ``version`` is memplan's. A file from a
-newer schema, a file that is not SQLite, or a path that cannot be written is a one-line
+``budget`` is 0 for stages that do not depend on it; ``version`` is memplan's. The ``tiled``
+stage (`memplan.study.tiled`) fills the version-2 columns: ``untiled_bytes`` (the arena
+without tiling), ``macs_overhead`` (extra MACs, 0.07 = 7% more), ``tiling`` (split node and
+grid, e.g. ``n46 3x3``; empty when untiled) and ``note`` (why untiled: ``fits untiled``,
+``untiled: ...``); other stages leave them NULL / empty. A version-1 file is upgraded in place
+when opened for writing (the four columns added, NULL in its old cells) and read as it is
+(the columns read as NULL). A file from a newer schema, a file that is not SQLite, or a path that cannot be written is a one-line
 `InputError` (exit 2).
 """
 from __future__ import annotations
@@ -35,7 +41,7 @@ from typing import Iterable
 
 from ..errors import InputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -50,7 +56,7 @@ CREATE TABLE IF NOT EXISTS cells(model_hash TEXT, device_hash TEXT, dtype TEXT, 
     arena_bytes INTEGER, lower_bound_bytes INTEGER, naive_bytes INTEGER, weights_bytes INTEGER,
     order_method TEXT, algorithm TEXT, fits_device INTEGER, bytes_moved INTEGER, spilled INTEGER,
     est_seconds REAL, placement TEXT, plan_seconds REAL, place_seconds REAL, worker TEXT, run_id INTEGER,
-    finished_at REAL,
+    finished_at REAL, untiled_bytes INTEGER, macs_overhead REAL, tiling TEXT, note TEXT,
     PRIMARY KEY (model_hash, device_hash, dtype, stage, budget, settings_key, version));
 CREATE TABLE IF NOT EXISTS pictures(model_hash TEXT, dtype TEXT, stage TEXT, settings_key TEXT, version TEXT,
     blob BLOB, PRIMARY KEY (model_hash, dtype, stage, settings_key, version));
@@ -58,7 +64,9 @@ CREATE TABLE IF NOT EXISTS pictures(model_hash TEXT, dtype TEXT, stage TEXT, set
 KEY = ("model_hash", "device_hash", "dtype", "stage", "budget", "settings_key", "version")
 VALUES = ("model", "device", "status", "error", "arena_bytes", "lower_bound_bytes", "naive_bytes", "weights_bytes",
           "order_method", "algorithm", "fits_device", "bytes_moved", "spilled", "est_seconds", "placement",
-          "plan_seconds", "place_seconds", "worker")
+          "plan_seconds", "place_seconds", "worker", "untiled_bytes", "macs_overhead", "tiling", "note")
+# Columns added by each schema version after the first (name, SQL type).
+ADDED = {2: (("untiled_bytes", "INTEGER"), ("macs_overhead", "REAL"), ("tiling", "TEXT"), ("note", "TEXT"))}
 
 
 class StudyDB:
@@ -93,6 +101,9 @@ class StudyDB:
                                  f"({SCHEMA_VERSION}); upgrade memplan or use another --db")
             if version < 1:
                 raise InputError(f"{self.path}: not a memplan study database (no schema version)")
+            self.schema_version = version
+            if version < SCHEMA_VERSION and not readonly:
+                self._upgrade(version)
             return
         tables = self.con.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
         if tables:
@@ -101,10 +112,25 @@ class StudyDB:
             raise InputError(f"{self.path}: an empty file, not a memplan study database")
         from .. import __version__
 
+        self.schema_version = SCHEMA_VERSION
         with self.con:
             self.con.executescript(_TABLES)
             self.con.execute("INSERT INTO meta VALUES ('schema_version', ?), ('created_by', ?)",
                              (str(SCHEMA_VERSION), f"memplan {__version__}"))
+
+    def _upgrade(self, version: int) -> None:
+        """Add the columns of the newer versions to an older file; its cells keep their keys."""
+        with self.con:
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                for name, kind in ADDED.get(v, ()):
+                    self.con.execute(f"ALTER TABLE cells ADD COLUMN {name} {kind}")
+            self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        self.schema_version = SCHEMA_VERSION
+
+    def _missing_columns(self) -> str:
+        """``, NULL AS untiled_bytes, ...`` for the columns a read-only older file lacks."""
+        missing = [name for v, cols in ADDED.items() if v > self.schema_version for name, _ in cols]
+        return "".join(f", NULL AS {name}" for name in missing)
 
     def close(self) -> None:
         self.con.close()
@@ -182,7 +208,7 @@ class StudyDB:
             if run is None:
                 return []
             settings_key, version = run["settings_key"], run["version"]
-        return self.con.execute("SELECT * FROM cells WHERE settings_key = ? AND version = ? "
+        return self.con.execute(f"SELECT *{self._missing_columns()} FROM cells WHERE settings_key = ? AND version = ? "
                                 "ORDER BY model, device, dtype, stage, budget", (settings_key, version)).fetchall()
 
     def pictures(self, settings_key: str, version: str) -> dict[tuple[str, str], bytes]:

@@ -12,6 +12,8 @@ and writes, with every picture embedded as PNG data (no network, no external fil
 - the **device placements**: per device and stage, the share of models that fit, and per
   model whether the ``order`` plan fits each device and how (weight modes, spills, or the
   tier that is short);
+- the **tiling** (``tiled`` stage, `html_tiled`): untiled and tiled arena, MACs overhead,
+  split and grid per model and budget, and the models that fit only when tiled;
 - each model's **memory picture** (x = step, y = address, one rectangle per buffer);
 - the **failed cells** with their one-line errors.
 
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..units import format_size
+from .html_tiled import tiled_section
 
 PICTURE_STAGE = "order"
 DTYPE_RANK = {"fp32": 0, "fp16": 1, "int16": 2, "int8": 3}
@@ -62,11 +65,13 @@ def load_study(db) -> StudyData:
 
 
 def arenas(cells: Sequence[dict]) -> dict[tuple[str, str, str], int]:
-    """(model, dtype, stage) -> arena bytes: a plan does not depend on the device."""
+    """(model, dtype, stage) -> arena bytes: a plan does not depend on the device. A stage
+    that uses the budget (``tiled``) has a cell per budget: the smallest of their arenas."""
     out = {}
     for c in cells:
-        if c["status"] == "ok" and c["budget"] == 0:
-            out[(c["model"], c["dtype"], c["stage"])] = c["arena_bytes"]
+        if c["status"] == "ok":
+            key = (c["model"], c["dtype"], c["stage"])
+            out[key] = min(out.get(key, c["arena_bytes"]), c["arena_bytes"])
     return out
 
 
@@ -166,6 +171,7 @@ def render(data: StudyData) -> str:
     parts.append(_models_table(data))
     if any(d != "-" for d in data.devices):
         parts.append(_device_tables(data))
+    parts.append(tiled_section(data.cells))
     parts.append(_pictures(data))
     failed = [c for c in data.cells if c["status"] != "ok"]
     if failed:

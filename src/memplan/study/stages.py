@@ -8,6 +8,8 @@ device, dtype, stage and budget. Stages (`STAGES`, extensible with `register_sta
 ``int8``       ``order`` on the graph with every float tensor int8 (what-if); fixes the dtype
 ``real-int8``  ``order`` on the onnxruntime static-QDQ int8 model, Q/DQ fused (ONNX only);
                fixes the dtype
+``tiled``      patch-based execution under the cell's budget (`memplan.study.tiled`,
+               registered there; uses the budget)
 =============  =========================================================================
 
 Most stages do not depend on the budget: their cells have ``budget = 0`` and a budget is
@@ -43,9 +45,13 @@ class GridSettings:
     weights: str = "auto"  # placement: weight mode
     placement_method: str = "greedy"  # placement: spill search (greedy: fast and deterministic)
     pictures: str = "order"  # the stage whose buffer layout is kept for the report ("" for none)
+    max_overhead: float = 0.15  # tiled: the most extra MACs a tiling may cost
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if out["max_overhead"] == 0.15:  # added later: at its default, the keys of older studies stay valid
+            del out["max_overhead"]
+        return out
 
     @property
     def key(self) -> str:
@@ -147,8 +153,7 @@ for _stage in (Stage("naive", _naive, "no reuse (file order, allocator naive)"),
 def check_stages(names: Sequence[str]) -> tuple[str, ...]:
     unknown = [n for n in names if n not in STAGES]
     if unknown:
-        hint = " ('tiled' comes with the tiling module)" if "tiled" in unknown else ""
-        raise InputError(f"--stages: unknown stage {unknown[0]!r}{hint}; choose from: {', '.join(STAGES)}")
+        raise InputError(f"--stages: unknown stage {unknown[0]!r}; choose from: {', '.join(STAGES)}")
     return tuple(dict.fromkeys(names))
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ..errors import InputError, MemplanError
 from .refs import DeviceRef, ModelRef, load_model
 from .stages import STAGES, GridSettings, StageInput
+from . import tiled as _tiled  # noqa: F401  (registers the 'tiled' stage wherever a task runs)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,10 @@ class Cell:
     plan_seconds: float = 0.0
     place_seconds: float = 0.0
     worker: str = ""
+    untiled_bytes: int | None = None  # tiled stage: the arena without tiling
+    macs_overhead: float | None = None  # tiled stage: extra MACs of the tiling (0.07 = 7% more)
+    tiling: str = ""  # tiled stage: split node and grid, e.g. "n46 3x3" ("" untiled)
+    note: str = ""  # tiled stage: why the plan is untiled ("fits untiled", "untiled: ...")
 
 
 @dataclass(frozen=True)
@@ -129,12 +134,13 @@ def _run_planned(task: Task, path: str, start: float) -> TaskResult:
     if task.dtype != "fp32" and not STAGES[task.stage].dtype:  # a stage with its own dtype converts itself
         graph = with_dtype(graph, task.dtype)
     x = StageInput(graph, path, task.settings, task.dtype, task.budget)
-    planned_graph, plan = STAGES[task.stage].run(x)
+    planned = STAGES[task.stage].run(x)  # (graph, plan) or (graph, plan, extra Cell fields)
+    planned_graph, plan = planned[:2]
     plan_seconds = time.perf_counter() - start
     base = dict(model=task.model.name, status="ok", arena_bytes=plan.arena_bytes,
                 lower_bound_bytes=plan.lower_bound_bytes, naive_bytes=plan.naive_bytes,
                 weights_bytes=plan.weights_bytes, order_method=plan.order_method, algorithm=plan.algorithm,
-                plan_seconds=plan_seconds, worker=worker_name())
+                plan_seconds=plan_seconds, worker=worker_name(), **(planned[2] if len(planned) > 2 else {}))
     cells = tuple(_place(task, d, planned_graph, plan, base) for d in task.devices)
     picture = picture_blob(plan) if task.settings.pictures == task.stage else b""
     return TaskResult(task, cells, picture, time.perf_counter() - start)

@@ -283,27 +283,34 @@ def _numel(dims) -> int:
 
 
 def search(model, *, max_overhead: float = 0.15, budget: int | None = None, max_screens: int = 40,
-           max_plans: int = 1, source: str = "<model>", plan=plan_graph) -> Outcome:
+           max_plans: int = 1, source: str = "<model>", plan=plan_graph, convert=None) -> Outcome:
     """The best tiling of ``model`` (an onnx.ModelProto); see the module docstring. ``plan``
-    is the full planner (``memplan.planner.plan`` with its defaults, or the CLI's options)."""
+    is the full planner (``memplan.planner.plan`` with its defaults, or the CLI's options).
+    ``convert`` (Graph -> Graph, e.g. ``with_dtype(g, "int8")``) is applied to every graph
+    read, untiled and tiled, before it is measured or planned."""
     check_overhead(max_overhead)
     start = time.perf_counter()
     real = model
     model = light_model(model)  # the screen copies and re-reads the model many times
-    graph = graph_of(model, source=source)
+    if convert is not None:
+        read = lambda m, source: convert(graph_of(m, source=source))  # noqa: E731
+        read_tiled = lambda t, source: convert(tiled_graph(t, source))  # noqa: E731
+    else:
+        read, read_tiled = graph_of, tiled_graph
+    graph = read(model, source=source)
     base = plan(graph, model=source)
     macs = total_macs(graph)
     found = candidates(graph, max_overhead, skip_at_least=base.arena_bytes)
-    screened = _screen(model, graph, found, budget, max_screens, source)
+    screened = _screen(model, graph, found, budget, max_screens, source, read_tiled)
     search_seconds = time.perf_counter() - start
     best = None  # (arena, extra macs, tiled, graph, plan)
     planned = 0
     real_graph = None
     for peak, cand, tiled, g in screened[:max_plans if budget is None else max(max_plans, 3)]:
         if real is not model:  # the chosen tiling, now with the real weights
-            real_graph = real_graph or graph_of(real, source=source)
+            real_graph = real_graph or read(real, source=source)
             tiled = tile(real, cand.until, cand.grid, graph=real_graph)
-            g = tiled_graph(tiled, f"{source} (tiled)")
+            g = read_tiled(tiled, f"{source} (tiled)")
         p = plan(g, model=f"{source} (tiled)")
         planned += 1
         key = (p.arena_bytes, cand.extra_macs)
@@ -314,7 +321,7 @@ def search(model, *, max_overhead: float = 0.15, budget: int | None = None, max_
     seconds = time.perf_counter() - start
     if best is None or best[0] >= base.arena_bytes:
         if real is not model:
-            graph = real_graph or graph_of(real, source=source)
+            graph = real_graph or read(real, source=source)
             base = plan(graph, model=source)
         return Outcome(None, graph, base, base, macs, macs, seconds, len(found), planned, budget, search_seconds,
                        len(screened), max_overhead)
@@ -323,7 +330,7 @@ def search(model, *, max_overhead: float = 0.15, budget: int | None = None, max_
                        len(screened), max_overhead)
 
 
-def _screen(model, graph, found, budget, max_screens, source):
+def _screen(model, graph, found, budget, max_screens, source, read_tiled=tiled_graph):
     """Rewrite candidates and measure their file-order peak, best first. Without a budget:
     in increasing bound order, until the best peak is at most the next bound. With one: in
     increasing overhead order, keeping those whose peak fits."""
@@ -336,7 +343,7 @@ def _screen(model, graph, found, budget, max_screens, source):
         if budget is None and screened and min(s[0] for s in screened) <= cand.lower_bound:
             break
         tiled = tile(model, cand.until, cand.grid, graph=graph)
-        g = tiled_graph(tiled, f"{source} (tiled)")
+        g = read_tiled(tiled, f"{source} (tiled)")
         peak = order_peak(g)
         if budget is None or peak <= budget:
             screened.append((peak, cand, tiled, g))
