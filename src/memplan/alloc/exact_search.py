@@ -57,7 +57,7 @@ from .exact_jit import (AND, BACKTRACKS, BIG, CANONICAL, CAP, DECOMPOSITION, DOM
                         DYNAMIC_PREORDERING, F_B, F_CUT, F_HATLESS, F_HI, F_I, F_K, F_LAST_OFF, F_LAST_RANK, F_LO,
                         F_META, F_MIN_HEIGHT, F_NP, F_O, F_P, F_POOL, F_ROW, F_STRAIL, F_TOP_TOTAL, F_TRAIL,
                         F_TYPE, FOUND, HAS_RET, HATLESS_PRUNING, META_TOP, MONOTONIC_FLOOR, NODE, NODES,
-                        NOT_FOUND, PLACED, POOL_TOP, PRUNED, RET, SECTION_INFERENCE, SP, STRAIL, TRAIL, jit)
+                        NOT_FOUND, PLACED, POOL_TOP, PRUNED, RET, SECTION_INFERENCE, SP, STRAIL, TRAIL, TWINS, POINT, F_NC, jit)
 from .exact_jit import HAVE_NUMBA, LIMIT, N_COUNTERS, N_FIELDS, PAUSED  # noqa: F401 (exact reads them here)
 from .exact_pieces import _rerank, pieces
 
@@ -66,7 +66,7 @@ from .exact_pieces import _rerank, pieces
 def _enter(g, m, st, src, lo, hi, last_off, last_rank):
     """Open a search node over the unplaced blocks of src. With none left the node is a
     leaf: it hands FOUND straight back instead of pushing a frame."""
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
     off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
     ordbuf, frames, pool, meta, rel, rsz, saved_rank = st
     cnt[NODES] += 1
@@ -83,6 +83,7 @@ def _enter(g, m, st, src, lo, hi, last_off, last_rank):
         return
     if opt[DYNAMIC_ORDERING]:
         _sort_candidates(row, k, minoff, rank)
+    nc = _point_candidates(g, m, st, row, k, lo, hi, last_off) if opt[POINT] else k
     min_height = BIG
     for i in range(k):
         min_height = min(min_height, minoff[row[i]] + size[row[i]])
@@ -94,6 +95,7 @@ def _enter(g, m, st, src, lo, hi, last_off, last_rank):
     f[F_TYPE] = NODE
     f[F_ROW] = r
     f[F_K] = k
+    f[F_NC] = nc
     f[F_I] = 0
     f[F_LO] = lo
     f[F_HI] = hi
@@ -106,8 +108,59 @@ def _enter(g, m, st, src, lo, hi, last_off, last_rank):
 
 
 @jit
+def _point_candidates(g, m, st, row, k, lo, hi, last_off):
+    """Point mode (every section exactly full at the capacity, as in an exact fit): the
+    lowest free point of the sections must be covered by a block that starts there. Pick
+    the section with the lowest floor (ties: the fewest blocks that can start at it),
+    move those blocks to the front of row[:k], keeping their order, and return how many
+    there are. Nothing else is a candidate at this node."""
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
+    off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
+    ordbuf, frames, pool, meta, rel, rsz, saved_rank = st
+    low = BIG
+    for s in range(lo, hi):
+        if total[s] > 0:
+            low = min(low, max(floor[s], last_off))
+    best, best_count = -1, BIG
+    for s in range(lo, hi):
+        if total[s] > 0 and max(floor[s], last_off) == low:
+            count = 0
+            for q in range(sec_ptr[s], sec_ptr[s + 1]):
+                j = sec_idx[q]
+                if off[j] < 0 and minoff[j] == low:
+                    count += 1
+            if count < best_count:
+                best, best_count = s, count
+    if best < 0:
+        return k
+    front, back = 0, 0
+    for i in range(k):
+        j = row[i]
+        if minoff[j] == low and _in_section(g, j, best):
+            row[front] = j
+            front += 1
+        else:
+            rel[back] = j
+            back += 1
+    for i in range(back):
+        row[front + i] = rel[i]
+    return front
+
+
+@jit
+def _in_section(g, j, s):
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
+    if bhi[j] > blo[j]:  # time sections: a contiguous range
+        return blo[j] <= s and s < bhi[j]
+    for q in range(bsec_ptr[j], bsec_ptr[j + 1]):
+        if bsec_idx[q] == s:
+            return True
+    return False
+
+
+@jit
 def _push_pieces(g, m, st, plo, phi, pptr, pblk):
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
     """Push an AND frame over the given pieces, copying them into the pools. Returns False
     (and pushes nothing) when the pools are full; the caller then searches without the split."""
     off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
@@ -144,7 +197,7 @@ def _push_pieces(g, m, st, plo, phi, pptr, pblk):
 
 @jit
 def _pop(g, m, st, status):
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
     off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
     ordbuf, frames, pool, meta, rel, rsz, saved_rank = st
     cnt[SP] -= 1
@@ -179,11 +232,11 @@ def _step_and(g, m, st, f):
 @jit
 def _next_candidate(g, m, st, f):
     """Place the next candidate of NODE frame f that passes every rule; False if none."""
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
     off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
     ordbuf, frames, pool, meta, rel, rsz, saved_rank = st
     row = ordbuf[f[F_ROW]]
-    while f[F_I] < f[F_K]:
+    while f[F_I] < f[F_NC]:
         b = row[f[F_I]]
         o = minoff[b]
         if opt[CANONICAL] and (o < f[F_LAST_OFF] or (o == f[F_LAST_OFF] and rank[b] < f[F_LAST_RANK])):
@@ -191,23 +244,26 @@ def _next_candidate(g, m, st, f):
             continue
         if opt[DOMINANCE] and o >= f[F_MIN_HEIGHT]:
             if opt[DYNAMIC_ORDERING]:  # sorted by offset: every later one fails too
-                f[F_I] = f[F_K]
+                f[F_I] = f[F_NC]
                 break
             f[F_I] += 1
             continue
         if o + size[b] > cnt[CAP]:
             f[F_I] += 1
             continue
+        if opt[TWINS] and twin[b] >= 0 and off[twin[b]] < 0:
+            f[F_I] += 1  # interchangeable with an unplaced block that must go first
+            continue
         if opt[MONOTONIC_FLOOR] and opt[SECTION_INFERENCE] and o + f[F_TOP_TOTAL] > cnt[CAP]:
             # _check would fail on the fullest section (it holds b or keeps its total)
             if opt[DYNAMIC_ORDERING]:
-                f[F_I] = f[F_K]
+                f[F_I] = f[F_NC]
                 break
             f[F_I] += 1
             continue
         trail0, strail0 = cnt[TRAIL], cnt[STRAIL]
         hatless = _place(g, m, st, b, o)
-        if cnt[PRUNED] or not _check(m, f[F_LO], f[F_HI], o) or not _release_all(g, m, st, o):
+        if cnt[PRUNED] or not _check(g, m, f[F_LO], f[F_HI], o, rank[b]) or not _release_all(g, m, st, o, rank[b]):
             _unplace(g, m, b, trail0, strail0)
             f[F_I] += 1
             continue
@@ -224,7 +280,7 @@ def _next_candidate(g, m, st, f):
 def _descend(g, m, st, f):
     """After f placed a block: open the child node, or an AND frame if the placement split
     the remaining blocks into independent pieces."""
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
     off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
     ordbuf, frames, pool, meta, rel, rsz, saved_rank = st
     b, lo, hi = f[F_B], f[F_LO], f[F_HI]
@@ -249,7 +305,7 @@ def _descend(g, m, st, f):
 
 @jit
 def _step_node(g, m, st, f):
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
     off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
     if cnt[HAS_RET]:  # the child of f is done: take its block back
         cnt[HAS_RET] = 0
@@ -266,7 +322,7 @@ def _step_node(g, m, st, f):
         f[F_I] += 1
         if opt[HATLESS_PRUNING] and f[F_HATLESS]:
             # b changed nothing for the others, so no other choice here can succeed either
-            f[F_I] = f[F_K]
+            f[F_I] = f[F_NC]
     if _next_candidate(g, m, st, f):
         _descend(g, m, st, f)
     else:
