@@ -13,6 +13,9 @@ method and its pruning rules), run like MiniMalloc's round robin: a node limit t
 each round, shared by three static orders of the blocks (width/area/section total in
 different priority), so a lucky order finishes early and no order starves. A proof of
 infeasibility from any order is final, as every order searches all canonical plans.
+When every section's blocks add up to exactly the capacity (an exact fit: no byte may
+stay empty), three point-mode searches join the rotation: they branch on which block
+covers the lowest free point (``exact_search``); they are complete too.
 
 Why this and not CP-SAT ``NoOverlap2D``: the geometric model does not know that a plan can
 be pushed down; the canonical search never looks at a non-canonical offset and its section

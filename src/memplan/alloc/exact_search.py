@@ -36,6 +36,23 @@ at each node, which unplaced block goes next, and puts it at its minimum offset;
   plan that puts c first could never place b afterwards. So when b fails the node fails.
   Sound only with ``canonical`` and ``dynamic_ordering`` (it is off otherwise).
 * ``dynamic_ordering``: try candidates by minimum offset, then rank (otherwise by rank).
+* ``canonical_floor`` (ours): after (o, rank r) every later block sits at its minimum
+  offset with a larger key, and minimum offsets only rise above o from then on; so an
+  unplaced block whose minimum offset is below o, or at o with a rank below r, can only
+  start above o. A section that needs a block at o (floor o plus its unplaced total is
+  exactly the capacity) and has none that can still start there is dead; in the release
+  bound such blocks get release o + 1.
+* ``twins`` (ours): blocks with the same size, alignment and conflicts (counting each
+  other) can swap places in any plan, so each class is placed in index order.
+
+Point mode (``point_branching``, ours): when every section adds up to exactly the
+capacity (an exact fit), no byte of a section may stay empty. The search then branches,
+at each node, only over the blocks that can start at the lowest free point (the section
+with the lowest floor; ties: the fewest such blocks), as perfect-packing searches do, and
+fails a node whose lowest run of sections cannot be tiled in time by such blocks (see
+``_point_candidates``). Its plans are not in canonical order, so the rules above that
+assume it are off there; offsets still never decrease. ``exact`` runs point mode beside
+the canonical search (neither wins on every instance).
 
 Why each rule is sound: none ever cuts a branch that leads to a canonical plan, and a
 canonical plan exists whenever any plan does; so each switch can be turned off alone
@@ -113,7 +130,13 @@ def _point_candidates(g, m, st, row, k, lo, hi, last_off):
     lowest free point of the sections must be covered by a block that starts there. Pick
     the section with the lowest floor (ties: the fewest blocks that can start at it),
     move those blocks to the front of row[:k], keeping their order, and return how many
-    there are. Nothing else is a candidate at this node."""
+    there are (0 when some lowest stretch cannot be tiled). Nothing else is a candidate.
+
+    A block that can start at the lowest floor must have every one of its sections at
+    that floor: a section below it would keep a gap (no byte may stay empty), one above
+    it overlaps, and floors never go down. So with lifetimes, each maximal run of
+    sections at the lowest floor must be tiled, left to right, by the lifetimes of such
+    blocks lying inside the run; a run that cannot be fails the node."""
     size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
     off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
     ordbuf, frames, pool, meta, rel, rsz, saved_rank = st
@@ -121,13 +144,24 @@ def _point_candidates(g, m, st, row, k, lo, hi, last_off):
     for s in range(lo, hi):
         if total[s] > 0:
             low = min(low, max(floor[s], last_off))
+    s = lo
+    while s < hi:
+        if total[s] > 0 and max(floor[s], last_off) == low:
+            e = s
+            while e < hi and total[e] > 0 and max(floor[e], last_off) == low:
+                e += 1
+            if not _run_tileable(g, m, st, s, e, low, last_off):
+                return 0
+            s = e
+        else:
+            s += 1
     best, best_count = -1, BIG
     for s in range(lo, hi):
         if total[s] > 0 and max(floor[s], last_off) == low:
             count = 0
             for q in range(sec_ptr[s], sec_ptr[s + 1]):
                 j = sec_idx[q]
-                if off[j] < 0 and minoff[j] == low:
+                if off[j] < 0 and minoff[j] == low and _flat(g, m, j, low, last_off):
                     count += 1
             if count < best_count:
                 best, best_count = s, count
@@ -136,7 +170,7 @@ def _point_candidates(g, m, st, row, k, lo, hi, last_off):
     front, back = 0, 0
     for i in range(k):
         j = row[i]
-        if minoff[j] == low and _in_section(g, j, best):
+        if minoff[j] == low and _in_section(g, j, best) and _flat(g, m, j, low, last_off):
             row[front] = j
             front += 1
         else:
@@ -145,6 +179,40 @@ def _point_candidates(g, m, st, row, k, lo, hi, last_off):
     for i in range(back):
         row[front + i] = rel[i]
     return front
+
+
+@jit
+def _flat(g, m, j, low, last_off):
+    """Is every section of block j at floor ``low``?"""
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
+    off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
+    for q in range(bsec_ptr[j], bsec_ptr[j + 1]):
+        if max(floor[bsec_idx[q]], last_off) != low:
+            return False
+    return True
+
+
+@jit
+def _run_tileable(g, m, st, a, e, low, last_off):
+    """Can the sections [a, e), all at floor ``low``, be tiled in time by unplaced blocks
+    that can start at ``low`` and lie inside the run? True for conflict lists (no time)."""
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
+    off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
+    ordbuf, frames, pool, meta, rel, rsz, saved_rank = st
+    first = sec_idx[sec_ptr[a]]
+    if bhi[first] <= blo[first]:
+        return True
+    for x in range(e - a + 1):
+        rsz[x] = 0
+    rsz[0] = 1
+    for s in range(a, e):
+        if rsz[s - a] == 0:
+            continue
+        for q in range(sec_ptr[s], sec_ptr[s + 1]):
+            j = sec_idx[q]
+            if off[j] < 0 and blo[j] == s and bhi[j] <= e and minoff[j] == low:
+                rsz[bhi[j] - a] = 1
+    return rsz[e - a] == 1
 
 
 @jit
