@@ -6,7 +6,9 @@ steps, 1 KiB grid. Each is feasible at 1 MiB by construction; `exact` runs in de
 with ``--time-limit`` seconds per instance. Prints one row per instance (buffers, status,
 seconds, nodes) and the fraction solved within 10 s and within the limit.
 
-    .venv/bin/python benchmarks/exact_fits.py [--time-limit 60] [--seeds 0-19]
+    .venv/bin/python benchmarks/exact_fits.py [--time-limit 60] [--seeds 0-19] [--off RULE,...]
+
+``--off`` turns `exact` switches off (``memplan.alloc.exact.Switches``), to measure a rule.
 """
 from __future__ import annotations
 
@@ -41,7 +43,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--seeds", default=f"{SEEDS.start}-{SEEDS.stop - 1}")
+    parser.add_argument("--off", default="", help="comma-separated exact switches to turn off")
     args = parser.parse_args()
+    off = {name: False for name in args.off.split(",") if name}
     print(f"kernel loaded in {warm_up():.1f} s (not counted)")
     print("| instance | buffers | status | seconds | nodes |")
     print("|---|---:|---|---:|---:|")
@@ -50,7 +54,7 @@ def main() -> None:
     for seed in seeds:
         problem, _ = exact_fit(seed, buffers_for(seed))
         start = time.perf_counter()
-        sol = solve(problem, "exact", time_limit=args.time_limit)
+        sol = solve(problem, "exact", time_limit=args.time_limit, **off)
         seconds = time.perf_counter() - start
         solved = sol.status in ("feasible", "optimal")
         times.append(seconds if solved else None)

@@ -13,6 +13,9 @@ method and its pruning rules), run like MiniMalloc's round robin: a node limit t
 each round, shared by three static orders of the blocks (width/area/section total in
 different priority), so a lucky order finishes early and no order starves. A proof of
 infeasibility from any order is final, as every order searches all canonical plans.
+When every section's blocks add up to exactly the capacity (an exact fit: no byte may
+stay empty), three point-mode searches join the rotation: they branch on which block
+covers the lowest free point (``exact_search``); they are complete too.
 
 Why this and not CP-SAT ``NoOverlap2D``: the geometric model does not know that a plan can
 be pushed down; the canonical search never looks at a non-canonical offset and its section
@@ -85,6 +88,9 @@ class Switches:
     release_bound: bool = True  # per section, release-date bound on the unplaced blocks
     dynamic_preordering: bool = True  # sort each new time piece again by current totals
     round_robin: bool = True  # rotate three static orders under a doubling node limit
+    canonical_floor: bool = True  # a full section needs a block that can still start at its floor
+    twins: bool = True  # interchangeable blocks (same size and conflicts) go in index order
+    point_branching: bool = True  # every section exactly full: branch on the lowest free point
 
     @classmethod
     def from_kwargs(cls, options: dict) -> "Switches":
@@ -99,7 +105,7 @@ class Switches:
                          self.unallocated_floor, self.monotonic_floor, self.decomposition,
                          # sound only with sorted candidates: see exact_search's docstring
                          self.hatless_pruning and self.dynamic_ordering, self.release_bound,
-                         self.dynamic_preordering], np.int64)
+                         self.dynamic_preordering, self.canonical_floor and self.canonical, self.twins, False], np.int64)
 
 
 class _Searcher:
@@ -125,7 +131,7 @@ class _Searcher:
                    np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64), np.zeros(n * (depth + 1), np.int64))
         self.g = (inst.size, inst.align, ranks, inst.adj_ptr, inst.adj_idx, inst.bsec_ptr, inst.bsec_idx,
                   inst.sec_ptr, inst.sec_idx, inst.blo, inst.bhi, inst.width,
-                  np.array(["WATZ".index(c) for c in order], np.int64))
+                  np.array(["WATZ".index(c) for c in order], np.int64), inst.twin)
         ks.start(self.g, self.m, self.st, np.argsort(ranks, kind="stable").astype(np.int64), S)
         self.ranks = ranks
         self.status = ks.PAUSED
@@ -155,11 +161,33 @@ class _Kernel:
         self.orders = PREORDERS if switches.round_robin else PREORDERS[:1]
         self.ranks = [_ranks(inst, o, seed) for o in self.orders]
         self.totals = inst.section_totals()
+        self.point_branching = switches.point_branching
         self.nodes = 0
         self.backtracks = 0
 
     def searchers(self, capacity: int) -> list[_Searcher]:
-        return [_Searcher(self.inst, o, r.copy(), self.flags, capacity) for o, r in zip(self.orders, self.ranks)]
+        out = [_Searcher(self.inst, o, r.copy(), self.flags, capacity) for o, r in zip(self.orders, self.ranks)]
+        if self.point_branching and len(self.totals) and (self.totals == capacity).all():
+            # Both searches are complete, so either may answer; neither wins everywhere.
+            flags = point_flags(self.flags)
+            out += [_Searcher(self.inst, o, r.copy(), flags, capacity) for o, r in zip(self.orders, self.ranks)]
+        return out
+
+
+def point_flags(flags: np.ndarray) -> np.ndarray:
+    """The switches for point mode. When every section's blocks add up to exactly the
+    capacity, no byte of any section may stay empty: the lowest free point (the section
+    with the lowest floor) must be covered by a block that starts there, so the search
+    branches only over those blocks (the bottom-left rule of perfect packing). Its plans
+    are not built in canonical (offset, rank) order, so the rules that assume that order
+    are off; offsets still never decrease, so the floors and section inference hold."""
+    from . import exact_jit as kj  # loaded with the kernel, not on import
+
+    out = flags.copy()
+    for slot in (kj.CANONICAL, kj.DOMINANCE, kj.HATLESS_PRUNING, kj.CANONICAL_FLOOR):
+        out[slot] = 0
+    out[kj.POINT] = 1
+    return out
 
 
 @dataclass

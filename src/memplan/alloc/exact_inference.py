@@ -3,7 +3,7 @@ that follow a placement (section inference, the floors, the release bound): see
 ``exact_search`` for the rules. State changes go on trails so ``_unplace`` undoes them."""
 from __future__ import annotations
 
-from .exact_jit import (BIG, CAP, MONOTONIC_FLOOR, NAFF, PLACED, PRUNED, RELEASE_BOUND, SECTION_INFERENCE, STAMP,
+from .exact_jit import (BIG, CANONICAL_FLOOR, CAP, MONOTONIC_FLOOR, NAFF, PLACED, PRUNED, RELEASE_BOUND, SECTION_INFERENCE, STAMP,
                         STRAIL, TRAIL, UNALLOCATED_FLOOR, jit)
 
 
@@ -25,7 +25,7 @@ def _sort_candidates(row, k, minoff, rank):
 def _place(g, m, st, b, o):
     """Put block b at offset o; record every change on the trails. Returns whether b is
     "hatless": no unplaced block conflicts with it."""
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
     off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
     off[b] = o
     cnt[PLACED] += 1
@@ -89,20 +89,20 @@ def _place(g, m, st, b, o):
 
 
 @jit
-def _release_all(g, m, st, o):
+def _release_all(g, m, st, o, rb):
     off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
     for x in range(cnt[NAFF]):
-        if not _release_ok(g, m, st, aff[x], o):
+        if not _release_ok(g, m, st, aff[x], o, rb):
             return False
     return True
 
 
 @jit
-def _release_ok(g, m, st, s, o):
+def _release_ok(g, m, st, s, o, rb):
     """Can the unplaced blocks of section s still be stacked below the capacity, each at
     or above its release max(minimum offset, o)? Sorting by release and summing from the
     top gives the exact one-machine makespan bound (alignment ignored, so it is valid)."""
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
     off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
     ordbuf, frames, pool, meta, rel, rsz, saved_rank = st
     k = 0
@@ -111,6 +111,8 @@ def _release_ok(g, m, st, s, o):
         if off[j] >= 0:
             continue
         r = max(minoff[j], o)
+        if opt[CANONICAL_FLOOR] and (minoff[j] < o or (minoff[j] == o and rank[j] < rb)):
+            r = o + 1  # it can no longer start at o (see _live_at)
         x = k
         while x > 0 and rel[x - 1] > r:
             rel[x] = rel[x - 1]
@@ -139,7 +141,7 @@ def _set_floor(m, s, value):
 
 @jit
 def _unplace(g, m, b, trail0, strail0):
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
     off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
     while cnt[STRAIL] > strail0:
         cnt[STRAIL] -= 1
@@ -154,8 +156,8 @@ def _unplace(g, m, b, trail0, strail0):
 
 
 @jit
-def _check(m, lo, hi, o):
-    """Inference over the sections of the current sub-problem."""
+def _check(g, m, lo, hi, o, rb):
+    """Inference over the sections of the current sub-problem; b (rank rb) was just put at o."""
     off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
     cap = cnt[CAP]
     for s in range(lo, hi):
@@ -168,5 +170,23 @@ def _check(m, lo, hi, o):
             f += total[s]
         if f > cap:
             return False
+        if opt[CANONICAL_FLOOR] and f == cap and floor[s] <= o and not _live_at(g, m, s, o, rb):
+            return False
     return True
 
+
+@jit
+def _live_at(g, m, s, o, rb):
+    """``canonical_floor``: can any unplaced block of section s still start at or below o?
+    Later blocks come after (o, rb) in (offset, rank) order and sit at their minimum offset,
+    which only rises above o from now on (every later block starts at o or higher and has
+    a positive size). So an unplaced block with minimum offset below o, or at o with a
+    smaller rank, can only start above o: if every block of s is such, the section's floor
+    is at least o + 1. Called only when floor o plus the unplaced total fills s exactly."""
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
+    off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
+    for q in range(sec_ptr[s], sec_ptr[s + 1]):
+        j = sec_idx[q]
+        if off[j] < 0 and (minoff[j] > o or (minoff[j] == o and rank[j] > rb)):
+            return True
+    return False

@@ -32,6 +32,7 @@ class _Instance:
     blo: np.ndarray  # first section of each block (time axis; 0 for conflict lists)
     bhi: np.ndarray  # one past its last section
     timed: bool
+    twin: np.ndarray | None = None  # the previous interchangeable block (see `_twins`), or -1
 
     @property
     def n(self) -> int:
@@ -76,7 +77,22 @@ def _instance(problem: Problem) -> _Instance:
     sec_ptr, sec_idx = _csr(sections)
     arr = lambda xs: np.array(xs, np.int64)  # noqa: E731
     return _Instance(arr(keep), arr([b.size for b in blocks]), arr([b.alignment for b in blocks]), arr(width),
-                     adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, arr(blo), arr(bhi), timed)
+                     adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, arr(blo), arr(bhi), timed,
+                     arr(_twins(adj, blocks)))
+
+
+def _twins(adj: list[list[int]], blocks) -> list[int]:
+    """For each block, the previous block (by index) it is interchangeable with, else -1:
+    same size and alignment, and the same conflicts counting each other (equal closed
+    neighbourhoods; with lifetimes, the same lifetime). In any plan such blocks can swap
+    places, so the search may place each class in index order (``twins``)."""
+    last: dict[tuple, int] = {}
+    out = []
+    for k, (a, b) in enumerate(zip(adj, blocks)):
+        key = (b.size, b.alignment, frozenset(a) | {k})
+        out.append(last.get(key, -1))
+        last[key] = k
+    return out
 
 
 def _time_sections(blocks) -> tuple[list[list[int]], list[int], list[int]]:

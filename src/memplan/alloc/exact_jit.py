@@ -69,11 +69,12 @@ N_COUNTERS = 15
 # frame solves independent pieces one after the other (pieces stored in the pools).
 NODE, AND = 0, 1
 (F_TYPE, F_ROW, F_K, F_I, F_LO, F_HI, F_LAST_OFF, F_LAST_RANK, F_MIN_HEIGHT, F_B, F_O, F_TRAIL, F_STRAIL,
- F_CUT, F_POOL, F_META, F_NP, F_P, F_HATLESS, F_TOP_TOTAL) = range(20)
-N_FIELDS = 20
+ F_CUT, F_POOL, F_META, F_NP, F_P, F_HATLESS, F_TOP_TOTAL, F_NC) = range(21)
+N_FIELDS = 21  # F_NC: how many of the row's blocks are candidates (all but in point mode)
 # Slots of the int64 ``opt`` array (the switches).
 CANONICAL, SECTION_INFERENCE, DYNAMIC_ORDERING, DOMINANCE, UNALLOCATED_FLOOR, \
-    MONOTONIC_FLOOR, DECOMPOSITION, HATLESS_PRUNING, RELEASE_BOUND, DYNAMIC_PREORDERING = range(10)
+    MONOTONIC_FLOOR, DECOMPOSITION, HATLESS_PRUNING, RELEASE_BOUND, DYNAMIC_PREORDERING, CANONICAL_FLOOR, \
+    TWINS, POINT = range(13)
 # Letters of a static order, as codes in ``order`` (see exact.PREORDERS).
 KEY_WIDTH, KEY_AREA, KEY_TOTAL, KEY_SIZE = range(4)
 BIG = np.int64(1) << np.int64(62)

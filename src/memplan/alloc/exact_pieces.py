@@ -12,7 +12,7 @@ from .exact_jit import KEY_AREA, KEY_SIZE, KEY_WIDTH, jit
 def pieces(g, m, src, lo, hi):
     """Split the unplaced blocks of src at zero-cut section boundaries inside [lo, hi).
     Returns (piece lo, piece hi, block pointer, blocks) for the non-empty pieces."""
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
     off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
     starts = [lo]
     for s in range(lo, hi - 1):
@@ -52,7 +52,7 @@ def pieces(g, m, src, lo, hi):
 
 @jit
 def _order_key(g, m, b, letter):
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
     off, minoff, floor, total, cuts, sol, tb, tv, ts, tf, mark, aff, cnt, opt = m
     if letter == KEY_WIDTH:
         return width[b]
@@ -70,7 +70,7 @@ def _order_key(g, m, b, letter):
 def _rerank(g, m, blocks):
     """MiniMalloc sorts each new piece again with the section totals of the moment: hand
     the piece's own rank values back out in that order (descending keys, then old rank)."""
-    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order = g
+    size, align, rank, adj_ptr, adj_idx, bsec_ptr, bsec_idx, sec_ptr, sec_idx, blo, bhi, width, order, twin = g
     k = len(blocks)
     keys = np.empty((k, 4), np.int64)
     for x in range(k):
