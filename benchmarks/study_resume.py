@@ -59,8 +59,9 @@ def summary(stdout: str) -> str:
 def interrupted(models, db, sig, total) -> tuple[dict, float]:
     """Start the study, wait until a third of the cells are in, send ``sig``; the rows kept."""
     start = time.perf_counter()
+    # SIGINT as at a terminal: a background job (nohup ... &) inherits SIGINT ignored, so restore it
     p = subprocess.Popen(command(models, db), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     while count(db) < total // 3 and p.poll() is None:
         time.sleep(0.2)
     if sig == signal.SIGKILL:
