@@ -28,6 +28,7 @@ the driver submits them) on ``nodes x cores`` slots, plus the serial part measur
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -97,14 +98,52 @@ def run(grid: Grid, backend, path: str):
 
 
 def cells(db) -> list[tuple]:
-    return [tuple(v for k, v in dict(r).items() if k not in SKIP) for r in db.db.cells()]
+    """Every column but timings and worker names; a generated model by its file name, since two
+    single-backend runs write the generated models into two temporary directories."""
+    return [tuple(os.path.basename(v) if k == "model" else v for k, v in dict(r).items() if k not in SKIP)
+            for r in db.cells()]
 
 
 def task_seconds(db) -> list[float]:
     """Per task, in submission order: planning once plus placing on every device."""
-    rows = db.db.con.execute("SELECT model_hash, dtype, stage, budget, MAX(plan_seconds), SUM(place_seconds), "
+    rows = db.con.execute("SELECT model_hash, dtype, stage, budget, MAX(plan_seconds), SUM(place_seconds), "
                              "MIN(rowid) FROM cells GROUP BY model_hash, dtype, stage, budget ORDER BY 7").fetchall()
     return [r[4] + r[5] for r in rows]
+
+
+def failures(db) -> list[tuple]:
+    return db.con.execute("SELECT model, count(*), error FROM cells WHERE status = 'failed' "
+                             "GROUP BY model, error ORDER BY min(rowid)").fetchall()
+
+
+def fit_tables(path: str) -> None:
+    """The share of models that fit, per stage and budget (arena only; failed plans left out)
+    and per device (the placed plan), as in `memplan report`, in Markdown."""
+    from collections import defaultdict
+
+    from memplan.study.db import StudyDB
+    from memplan.study.html import series, share
+
+    db = StudyDB(path, readonly=True)
+    cells = [dict(r) for r in db.cells()]
+    db.close()
+    budgets = (2 << 20, 4 << 20)
+    print("| stage | models planned | fits 2 MiB | fits 4 MiB |")
+    print("|---|---|---|---|")
+    for label, values in series(cells).items():
+        print(f"| {label} | {len(values)} | " + " | ".join(f"{share(values, b):.0%}" for b in budgets) + " |")
+    fits: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for c in cells:
+        if c["status"] == "ok" and c["fits_device"] is not None:
+            label = c["stage"] if c["stage"] == "int8" else f"{c['stage']} {c['dtype']}"
+            fits[(label, c["device"])].append(c["fits_device"])
+    labels = list(dict.fromkeys(k[0] for k in fits))
+    print()
+    print("| stage (placed) | " + " | ".join(DEVICES) + " |")
+    print("|---|" + "---|" * len(DEVICES))
+    for label in labels:
+        print(f"| {label} | " + " | ".join(f"{sum(fits[(label, d)])}/{len(fits[(label, d)])}" for d in DEVICES)
+              + " |")
 
 
 def list_schedule(times: list[float], slots: int) -> float:
@@ -128,7 +167,15 @@ def main(argv=None):
     ap.add_argument("--cores", default="2,16", help="cores per node for the projection")
     ap.add_argument("--sample", type=int, default=1, help="run every K-th model and extrapolate")
     ap.add_argument("--keep", default=None, metavar="DIR", help="keep the two databases there")
+    ap.add_argument("--backend", choices=("both", "pool", "ray"), default="both",
+                    help="one backend only (then --compare DIR reports two such runs)")
+    ap.add_argument("--compare", default=None, metavar="DIR", help="report the pool and Ray runs kept in DIR")
+    ap.add_argument("--tables", default=None, metavar="DB", help="only print the fit tables of a study database")
     args = ap.parse_args(argv)
+    if args.tables:
+        return fit_tables(args.tables)
+    if args.compare:
+        return compare(args)
     with tempfile.TemporaryDirectory(prefix="memplan-study-scale-") as tmp:
         start = time.perf_counter()
         specs = models(tmp, args.models)
@@ -144,52 +191,76 @@ def main(argv=None):
               flush=True)
         where = args.keep or tmp
         os.makedirs(where, exist_ok=True)
-        for name in ("pool.sqlite", "ray.sqlite"):
-            for suffix in ("", "-wal", "-shm"):
-                if os.path.exists(os.path.join(where, name + suffix)):
-                    os.unlink(os.path.join(where, name + suffix))
-        pool, pool_wall, pool_db = run(grid, PoolBackend(args.jobs), os.path.join(where, "pool.sqlite"))
-        print(f"pool: {pool_wall:.1f} s, {pool.done} ok, {pool.failed} failed", flush=True)
+        backends = ("pool", "ray") if args.backend == "both" else (args.backend,)
+        for name in backends:
+            for suffix in ("", "-wal", "-shm", ".json"):
+                path = os.path.join(where, name + (".sqlite" if suffix != ".json" else "") + suffix)
+                if os.path.exists(path):
+                    os.unlink(path)
+        figures = dict(n_models=len(every), n_sampled=len(grid.models), n_tasks=n_tasks, n_cells=n_cells,
+                       expand=expand)
+        for name in backends:
+            figures[name] = one_backend(name, grid, args.jobs, where)
+            with open(os.path.join(where, f"{name}.json"), "w") as f:
+                json.dump({**figures, name: figures[name]}, f)
+        if args.backend == "both":
+            report(args, where, figures)
+
+
+def one_backend(name: str, grid: Grid, jobs: int, where: str) -> dict:
+    """Run the grid on the pool or a local Ray runtime into ``where/NAME.sqlite``; its figures."""
+    start = time.perf_counter()
+    backend = PoolBackend(jobs) if name == "pool" else RayBackend(jobs=jobs)
+    started = time.perf_counter() - start
+    try:
+        summary, wall, db = run(grid, backend, os.path.join(where, f"{name}.sqlite"))
+    finally:
         start = time.perf_counter()
-        ray_backend = RayBackend(jobs=args.jobs)
-        ray_start = time.perf_counter() - start
-        try:
-            ray, ray_wall, ray_db = run(grid, ray_backend, os.path.join(where, "ray.sqlite"))
-        finally:
-            start = time.perf_counter()
-            ray_backend.close()
-            ray_stop = time.perf_counter() - start
-        print(f"ray: start {ray_start:.1f} s, run {ray_wall:.1f} s, stop {ray_stop:.1f} s", flush=True)
-        same = cells(pool_db) == cells(ray_db)
-        assert same, "the pool and Ray gave different cells"
-        times = task_seconds(pool_db)
-        report(args, argparse.Namespace(n_models=len(every), grid=grid, n_tasks=n_tasks, n_cells=n_cells,
-                                        expand=expand, pool=pool, pool_wall=pool_wall, pool_db=pool_db, ray=ray,
-                                        ray_wall=ray_wall, ray_db=ray_db, ray_start=ray_start, ray_stop=ray_stop,
-                                        times=times))
+        if name == "ray":
+            backend.close()
+        stopped = time.perf_counter() - start
+    db.db.close()
+    print(f"{name}: start {started:.1f} s, run {wall:.1f} s, stop {stopped:.1f} s; {summary.done} ok, "
+          f"{summary.failed} failed", flush=True)
+    return dict(wall=wall, start=started, stop=stopped, done=summary.done, failed=summary.failed,
+                workers=summary.workers, db_seconds=db.seconds)
 
 
-def report(args, m):
-    n_models, grid, n_tasks, n_cells, expand = m.n_models, m.grid, m.n_tasks, m.n_cells, m.expand
-    pool, pool_wall, pool_db, ray, ray_wall, ray_db = m.pool, m.pool_wall, m.pool_db, m.ray, m.ray_wall, m.ray_db
-    ray_start, ray_stop, times = m.ray_start, m.ray_stop, m.times
+def compare(args) -> None:
+    """The report of two single-backend runs (``--backend pool`` and ``--backend ray``, run at
+    the same time on a shared machine, each with its own figures file)."""
+    figures = {}
+    for name in ("pool", "ray"):
+        with open(os.path.join(args.compare, f"{name}.json")) as f:
+            loaded = json.load(f)
+        figures.update({k: v for k, v in loaded.items() if k not in ("pool", "ray")}, **{name: loaded[name]})
+    report(args, args.compare, figures)
+
+
+def report(args, where: str, f: dict) -> None:
+    pool_db, ray_db = (StudyDB(os.path.join(where, f"{n}.sqlite"), readonly=True) for n in ("pool", "ray"))
+    n_models, n_sampled, n_tasks, n_cells, expand = f["n_models"], f["n_sampled"], f["n_tasks"], f["n_cells"], f["expand"]
+    pool, ray = argparse.Namespace(**f["pool"]), argparse.Namespace(**f["ray"])
+    same = cells(pool_db) == cells(ray_db)
+    assert same, "the pool and Ray gave different cells"
+    times = task_seconds(pool_db)
     work = sum(times)
     longest = max(times)
-    serial = expand + pool_db.seconds
+    serial = expand + pool.db_seconds
     print()
     print("| backend | workers | wall s | cells/s | cells ok | failed | driver DB s |")
     print("|---|---|---|---|---|---|---|")
-    print(f"| process pool | {pool.workers} | {pool_wall:.1f} | {n_cells / pool_wall:.2f} | {pool.done} "
-          f"| {pool.failed} | {pool_db.seconds:.2f} |")
-    print(f"| local Ray | {ray.workers} | {ray_wall:.1f} (+{ray_start:.1f} start, {ray_stop:.1f} stop) | "
-          f"{n_cells / ray_wall:.2f} | {ray.done} | {ray.failed} | {ray_db.seconds:.2f} |")
+    print(f"| process pool | {pool.workers} | {pool.wall:.1f} | {n_cells / pool.wall:.2f} | {pool.done} "
+          f"| {pool.failed} | {pool.db_seconds:.2f} |")
+    print(f"| local Ray | {ray.workers} | {ray.wall:.1f} (+{ray.start:.1f} start, {ray.stop:.1f} stop) | "
+          f"{n_cells / ray.wall:.2f} | {ray.done} | {ray.failed} | {ray.db_seconds:.2f} |")
     print()
-    print(f"Ray / pool wall: {ray_wall / pool_wall:.2f}x (run only), "
-          f"{(ray_wall + ray_start + ray_stop) / pool_wall:.2f}x with start and stop; "
+    print(f"Ray / pool wall: {ray.wall / pool.wall:.2f}x (run only), "
+          f"{(ray.wall + ray.start + ray.stop) / pool.wall:.2f}x with start and stop; "
           f"identical cells: yes ({n_cells} cells compared)")
     print(f"tasks: {n_tasks}; task seconds (pool run, under this machine's load): sum {work:.1f}, "
           f"mean {work / n_tasks:.3f}, median {sorted(times)[n_tasks // 2]:.3f}, longest {longest:.1f}")
-    print(f"serial part in the driver: grid expansion {expand:.2f} s + database {pool_db.seconds:.2f} s "
+    print(f"serial part in the driver: grid expansion {expand:.2f} s + database {pool.db_seconds:.2f} s "
           f"= {serial:.2f} s")
     print()
     print("| cluster | slots | list-scheduled tasks s | + serial s | projected wall s | speed-up vs this pool |")
@@ -198,11 +269,11 @@ def report(args, m):
         slots = args.nodes * cores
         span = list_schedule(times, slots)
         print(f"| {args.nodes} nodes x {cores} cores | {slots} | {span:.1f} | {serial:.1f} | {span + serial:.1f} | "
-              f"{pool_wall / (span + serial):.0f}x |")
+              f"{pool.wall / (span + serial):.0f}x |")
     print(f"(lower bounds: work / slots and the longest task {longest:.1f} s)")
-    if args.sample > 1:
-        scale = n_models / len(grid.models)
-        print(f"extrapolated to all {n_models} models (x{scale:.2f}, by model count): pool {pool_wall * scale:.0f} s, "
+    if n_sampled < n_models:
+        scale = n_models / n_sampled
+        print(f"extrapolated to all {n_models} models (x{scale:.2f}, by model count): pool {pool.wall * scale:.0f} s, "
               f"{n_cells * scale:.0f} cells; on the cluster, list scheduling of the sampled tasks repeated "
               f"{scale:.0f} times:")
         reps = times * round(scale)
@@ -210,7 +281,13 @@ def report(args, m):
             slots = args.nodes * cores
             span = list_schedule(reps, slots)
             print(f"| {args.nodes} nodes x {cores} cores | {slots} | {span:.1f} | {serial * scale:.1f} | "
-                  f"{span + serial * scale:.1f} | {pool_wall * scale / (span + serial * scale):.0f}x |")
+                  f"{span + serial * scale:.1f} | {pool.wall * scale / (span + serial * scale):.0f}x |")
+    print()
+    print("failed cells by reason (pool run):")
+    for model, n, error in failures(pool_db):
+        print(f"  {model}: {n} cells: {error}")
+    print()
+    fit_tables(pool_db.path)
 
 
 if __name__ == "__main__":
