@@ -20,10 +20,21 @@ depend on the load; without a time limit its beam takes minutes per large model 
 
 ``--sample K`` runs every K-th model of the list (zoo, mediapipe and generated ones alike)
 and extrapolates the full grid's pool time by the model count, for a shared machine where
-the whole grid would take too long. Each backend runs the grid into a fresh database; the script asserts that both hold
-the same cells (every column but timings and worker names). Then it projects the wall time
-on a cluster from the measured per-task times: list scheduling of the tasks (in the order
-the driver submits them) on ``nodes x cores`` slots, plus the serial part measured here.
+the whole grid would take too long. Each backend runs the grid into a fresh database; the
+script asserts that both hold the same cells (every column but timings and worker names).
+Then it projects the wall time on a cluster from the measured per-task times: list
+scheduling of the tasks (in the order the driver submits them) on ``nodes x cores`` slots,
+plus the serial part measured here. It ends with the failed cells by reason and the share
+of models that fit (``--tables DB`` prints only those, for any study database).
+
+On a shared machine the two backends are better compared side by side, under the same load:
+
+    nice -n 10 .venv/bin/python benchmarks/study_scale.py --backend pool --keep DIR &
+    nice -n 10 .venv/bin/python benchmarks/study_scale.py --backend ray --keep DIR &
+    wait; .venv/bin/python benchmarks/study_scale.py --compare DIR
+
+(``--compare`` also reports runs that were stopped, from their databases, comparing the
+cells both finished.)
 """
 from __future__ import annotations
 
@@ -102,6 +113,18 @@ def cells(db) -> list[tuple]:
     single-backend runs write the generated models into two temporary directories."""
     return [tuple(os.path.basename(v) if k == "model" else v for k, v in dict(r).items() if k not in SKIP)
             for r in db.cells()]
+
+
+def same_cells(a, b) -> tuple[bool, int]:
+    """Whether the cells both databases hold are identical (every column but timings and worker
+    names), and how many were compared; a cell only one of them holds is not compared."""
+    def keyed(db):
+        return {(r["model_hash"], r["device_hash"], r["dtype"], r["stage"], r["budget"]): c
+                for r, c in zip(db.cells(), cells(db))}
+
+    x, y = keyed(a), keyed(b)
+    common = x.keys() & y.keys()
+    return all(x[k] == y[k] for k in common), len(common)
 
 
 def task_seconds(db) -> list[float]:
@@ -228,36 +251,61 @@ def one_backend(name: str, grid: Grid, jobs: int, where: str) -> dict:
 
 def compare(args) -> None:
     """The report of two single-backend runs (``--backend pool`` and ``--backend ray``, run at
-    the same time on a shared machine, each with its own figures file)."""
+    the same time on a shared machine, each with its own figures file). A run still going (or
+    stopped) has no figures file: its figures come from its database, as far as it got."""
     figures = {}
     for name in ("pool", "ray"):
-        with open(os.path.join(args.compare, f"{name}.json")) as f:
-            loaded = json.load(f)
-        figures.update({k: v for k, v in loaded.items() if k not in ("pool", "ray")}, **{name: loaded[name]})
+        path = os.path.join(args.compare, f"{name}.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                loaded = json.load(f)
+            figures.update({k: v for k, v in loaded.items() if k not in ("pool", "ray")}, **{name: loaded[name]})
+        else:
+            figures[name] = from_database(os.path.join(args.compare, f"{name}.sqlite"))
+    figures.setdefault("expand", 0.0)
     report(args, args.compare, figures)
+
+
+def from_database(path: str) -> dict:
+    """An unfinished run's figures: cells so far, and the time from its start to its last cell."""
+    db = StudyDB(path, readonly=True)
+    run = db.runs()[-1]
+    last = db.con.execute("SELECT max(finished_at) FROM cells").fetchone()[0] or run["started"]
+    grid = json.loads(run["grid"])
+    db.close()
+    return dict(wall=last - run["started"], start=0.0, stop=0.0, done=run["done"], failed=run["failed"],
+                workers=run["workers"], db_seconds=0.0, partial=True, n_models=len(grid["models"]),
+                n_cells=run["cells"])
 
 
 def report(args, where: str, f: dict) -> None:
     pool_db, ray_db = (StudyDB(os.path.join(where, f"{n}.sqlite"), readonly=True) for n in ("pool", "ray"))
-    n_models, n_sampled, n_tasks, n_cells, expand = f["n_models"], f["n_sampled"], f["n_tasks"], f["n_cells"], f["expand"]
     pool, ray = argparse.Namespace(**f["pool"]), argparse.Namespace(**f["ray"])
-    same = cells(pool_db) == cells(ray_db)
+    if "n_cells" not in f:  # both unfinished: the grid as the databases describe it
+        f.update(n_models=pool.n_models, n_sampled=pool.n_models, n_cells=pool.n_cells)
+    n_models, n_sampled, n_cells, expand = f["n_models"], f["n_sampled"], f["n_cells"], f["expand"]
+    same, compared = same_cells(pool_db, ray_db)
     assert same, "the pool and Ray gave different cells"
+    for name, b in (("pool", pool), ("ray", ray)):
+        if getattr(b, "partial", False):
+            print(f"{name}: unfinished, {b.done + b.failed} of {n_cells} cells in {b.wall:.1f} s "
+                  f"(from its database; start/stop and driver DB time not measured)")
     times = task_seconds(pool_db)
+    n_tasks = len(times)  # the tasks the pool finished (all of them unless it was stopped)
     work = sum(times)
     longest = max(times)
     serial = expand + pool.db_seconds
     print()
     print("| backend | workers | wall s | cells/s | cells ok | failed | driver DB s |")
     print("|---|---|---|---|---|---|---|")
-    print(f"| process pool | {pool.workers} | {pool.wall:.1f} | {n_cells / pool.wall:.2f} | {pool.done} "
+    print(f"| process pool | {pool.workers} | {pool.wall:.1f} | {(pool.done + pool.failed) / pool.wall:.2f} | {pool.done} "
           f"| {pool.failed} | {pool.db_seconds:.2f} |")
     print(f"| local Ray | {ray.workers} | {ray.wall:.1f} (+{ray.start:.1f} start, {ray.stop:.1f} stop) | "
-          f"{n_cells / ray.wall:.2f} | {ray.done} | {ray.failed} | {ray.db_seconds:.2f} |")
+          f"{(ray.done + ray.failed) / ray.wall:.2f} | {ray.done} | {ray.failed} | {ray.db_seconds:.2f} |")
     print()
     print(f"Ray / pool wall: {ray.wall / pool.wall:.2f}x (run only), "
           f"{(ray.wall + ray.start + ray.stop) / pool.wall:.2f}x with start and stop; "
-          f"identical cells: yes ({n_cells} cells compared)")
+          f"identical cells: yes ({compared} cells compared, every cell both finished)")
     print(f"tasks: {n_tasks}; task seconds (pool run, under this machine's load): sum {work:.1f}, "
           f"mean {work / n_tasks:.3f}, median {sorted(times)[n_tasks // 2]:.3f}, longest {longest:.1f}")
     print(f"serial part in the driver: grid expansion {expand:.2f} s + database {pool.db_seconds:.2f} s "
