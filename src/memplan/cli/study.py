@@ -35,7 +35,8 @@ def study_command(models, budget, csv_path, jobs, algorithm, time_limit, real_in
                   stages, ray, ray_address, shared_paths, picture):
     """Fit study: does each model's arena fit each budget — naive, best plan, best order +
     sharing, int8 (what-if), and with --real-int8 the real quantised model? MODELS default to
-    the whole zoo. MODELS may also be 'zoo', 'mediapipe', a directory, a glob or @list.txt.
+    the whole zoo. MODELS may also be 'zoo', 'mediapipe', 'corpus' (or one model: zoo:NAME,
+    mediapipe:NAME, corpus:NAME), a directory, a glob or @list.txt.
     With --db, --devices, --dtypes, --stages, --ray or --picture the study runs as a grid
     (model x device x dtype x stage), cell by cell; 'memplan report DB -o report.html' draws it."""
     import dataclasses

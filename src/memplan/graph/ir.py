@@ -215,7 +215,9 @@ def topological_order(ops: tuple[Op, ...]) -> list[int] | None:
 
 def step_weights(graph: Graph, plan) -> list[tuple[str, ...]]:
     """The distinct weights the op at each step of ``plan`` reads (what a tier must hold while
-    it runs); the placer and the validator of tiered plans both count from it."""
+    it runs); the placer and the validator of tiered plans both count from it. Shape constants
+    are op parameters, not in the weights blob (`Graph.weights`), so no tier holds them."""
     by_name = {op.name: op for op in graph.ops}
-    return [tuple(dict.fromkeys(t for t in by_name[name].inputs if t and graph.tensors[t].kind == "weight"))
+    return [tuple(dict.fromkeys(t for t in by_name[name].inputs
+                                if t and graph.tensors[t].kind == "weight" and t not in graph.shape_constants))
             for name in plan.order]

