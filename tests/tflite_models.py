@@ -146,3 +146,35 @@ def mediapipe_model(name):
 
 
 mediapipe_or_skip = mediapipe_model  # the old name, for tests written against it
+
+
+def strip_net(height=16, width=12, *, pool="MAX_POOL_2D") -> bytes:
+    """x -> conv 3x3 SAME (ReLU) -> depthwise 3x3/2 SAME -> pool 3x3 SAME -> add(depthwise, pool)
+    -> pad 1 (spatial) -> conv 3x3 VALID -> mean and relu (the graph outputs). Every border case: SAME
+    with odd padding, a pool padded at the borders, a branch read on two regions, a spatial PAD."""
+    rng = np.random.default_rng(0)
+    h2, w2 = height // 2, width // 2
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)
+    tensors = [("x", (1, height, width, 3), "float32", None),
+               ("w1", (4, 3, 3, 3), "float32", f(4, 3, 3, 3)), ("b1", (4,), "float32", f(4)),
+               ("c1", (1, height, width, 4), "float32", None),
+               ("wd", (1, 3, 3, 4), "float32", f(1, 3, 3, 4)), ("bd", (4,), "float32", f(4)),
+               ("d1", (1, h2, w2, 4), "float32", None),
+               ("p1", (1, h2, w2, 4), "float32", None),
+               ("a1", (1, h2, w2, 4), "float32", None),
+               ("pads", (4, 2), "int32", np.array([[0, 0], [1, 1], [1, 1], [0, 0]])),
+               ("q1", (1, h2 + 2, w2 + 2, 4), "float32", None),
+               ("w2", (6, 3, 3, 4), "float32", f(6, 3, 3, 4)), ("b2", (6,), "float32", f(6)),
+               ("c2", (1, h2, w2, 6), "float32", None),
+               ("axes", (2,), "int32", np.array([1, 2])),
+               ("m", (1, 6), "float32", None),
+               ("r2", (1, h2, w2, 6), "float32", None)]
+    ops = [("CONV_2D", [0, 1, 2], [3], dict(padding=0, strideH=1, strideW=1, fusedActivationFunction=1)),
+           ("DEPTHWISE_CONV_2D", [3, 4, 5], [6], dict(padding=0, strideH=2, strideW=2, depthMultiplier=1)),
+           (pool, [6], [7], dict(padding=0, strideH=1, strideW=1, filterHeight=3, filterWidth=3)),
+           ("ADD", [6, 7], [8], None),
+           ("PAD", [8, 9], [10], None),
+           ("CONV_2D", [10, 11, 12], [13], dict(padding=1, strideH=1, strideW=1)),
+           ("MEAN", [13, 14], [15], dict(keepDims=False)),
+           ("RELU", [13], [16], None)]
+    return build(tensors, ops, [0], [16, 15])

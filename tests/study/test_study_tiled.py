@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from helpers import save
-from tflite_models import fc_model
+from tflite_models import fc_model, strip_net
 from tiling_nets import Net
 
 from memplan.study.db import SCHEMA_VERSION, StudyDB
@@ -66,11 +66,19 @@ def test_models_tiling_cannot_help_keep_their_untiled_plan(tmp_path):
     tfl.write_bytes(fc_model())
     n = Net((1, 3, 16, 16))  # a global pool first: no stage to tile
     onnx_path = save(n.model([n.op("GlobalAveragePool", ["x"], name="gap")]), tmp_path / "gap.onnx")
-    for path, reason in ((str(tfl), "only ONNX models are tiled"), (onnx_path, "no tiling lowers the arena")):
+    for path, reason in ((str(tfl), "no tiling lowers the arena"), (onnx_path, "no tiling lowers the arena")):
         cells = cells_at(path, (1,))
         c = cells[("tiled", "fp32", 1)]
         assert c.status == "ok" and reason in c.note and c.tiling == "", c
         assert c.arena_bytes == c.untiled_bytes == cells[("order", "fp32", 0)].arena_bytes
+
+
+def test_tflite_models_are_tiled_in_row_strips(tmp_path):
+    path = tmp_path / "strips.tflite"
+    path.write_bytes(strip_net(32, 24))
+    untiled = cells_at(str(path), (1,))[("order", "fp32", 0)].arena_bytes
+    c = cells_at(str(path), (untiled - 1,))[("tiled", "fp32", untiled - 1)]
+    assert c.status == "ok" and c.tiling.endswith("x1") and c.arena_bytes < untiled == c.untiled_bytes, c
 
 
 def test_max_overhead_keeps_older_settings_keys():

@@ -83,16 +83,19 @@ def strip_candidates(view, max_overhead: float, *, skip_at_least: int | None = N
 
 
 def search_tflite(data: bytes, *, max_overhead: float = 0.15, budget: int | None = None, max_screens: int = 40,
-                  max_plans: int = 1, source: str = "<tflite>", plan=plan_graph) -> Outcome:
+                  max_plans: int = 1, source: str = "<tflite>", plan=plan_graph, convert=None) -> Outcome:
     """The best strip tiling of the ``.tflite`` ``data`` (already folded for TFLM); the
-    `Outcome`'s ``tiled.model`` is the tiled file's bytes, its ``graph`` that file's graph."""
+    `Outcome`'s ``tiled.model`` is the tiled file's bytes, its ``graph`` that file's graph.
+    ``convert`` (Graph -> Graph, e.g. a dtype what-if) applies to every graph measured or planned."""
     from ..formats.tflm import load_bytes
 
     check_overhead(max_overhead)
+    convert = convert or (lambda g: g)
     start = time.perf_counter()
     tfl = load_bytes(data, source)
     view = nchw_view(tfl)
-    base = plan(tfl.graph, model=source)
+    untiled = convert(tfl.graph)
+    base = plan(untiled, model=source)
     macs = total_macs(view)
     found = strip_candidates(view, max_overhead, skip_at_least=base.arena_bytes)
     if budget is None:
@@ -107,7 +110,7 @@ def search_tflite(data: bytes, *, max_overhead: float = 0.15, budget: int | None
             tiled = tile_tflite(data, cand.until, cand.grid, source=source, view=view)
         except ModelError:  # e.g. an average pool a strip would pad on one side
             continue
-        graph = load_bytes(tiled.model, f"{source} (tiled)").graph
+        graph = convert(load_bytes(tiled.model, f"{source} (tiled)").graph)
         peak = order_peak(graph)
         if budget is None or peak <= budget:
             screened.append((peak, cand, tiled, graph))
@@ -124,7 +127,7 @@ def search_tflite(data: bytes, *, max_overhead: float = 0.15, budget: int | None
             break
     seconds = time.perf_counter() - start
     if best is None or best[0] >= base.arena_bytes:
-        return Outcome(None, tfl.graph, base, base, macs, macs, seconds, len(found), planned, budget,
+        return Outcome(None, untiled, base, base, macs, macs, seconds, len(found), planned, budget,
                        search_seconds, len(screened), max_overhead)
     _, extra, tiled, graph, p = best
     return Outcome(tiled, graph, p, base, macs, macs + extra, seconds, len(found), planned, budget,
