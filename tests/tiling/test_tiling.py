@@ -248,6 +248,15 @@ def test_cli_plan_and_verify_tile_auto(tmp_path):
     assert "arena tiled" in r.stdout
 
 
+def test_cli_verify_tile_auto_without_a_tiling_proves_the_untiled_plan(tmp_path):
+    n = Net((1, 3, 16, 16))  # a global pool first: no stage to tile
+    src = str(tmp_path / "gap.onnx")
+    onnx.save(n.model([n.op("GlobalAveragePool", ["x"], name="gap")]), src)
+    r = run("verify", src, "--tile", "auto")
+    assert r.returncode == 0, r.stderr
+    assert "no tiling lowers the arena" in r.stdout and "match" in r.stdout
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["squeezenet", "resnet50"])
 def test_zoo_tiles_and_verifies(name, tmp_path):

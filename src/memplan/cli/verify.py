@@ -63,7 +63,7 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
                                  "--input-value")
             outcome = tile_search(model, input_shapes, max_overhead, None, algorithm, order, alignment,
                                   io_in_arena, time_limit, seed, path=path)
-            graph, result = outcome.graph, outcome.plan
+            graph, result, inputs = outcome.graph, outcome.plan, {}  # no tiling found: the untiled plan
         else:
             graph = load(path, input_shapes=parse_input_shapes(input_shapes), name=model,  # messages name MODEL
                          input_values=values)
