@@ -240,3 +240,9 @@ def test_default_plan_reaches_the_minimum_peak(name):
     assert p.lower_bound_bytes <= MIN_PEAK[name]
     sched, model = order_and_storage(g, "exact", sharing=Sharing())
     assert sched.peak == p.lower_bound_bytes
+
+
+def test_the_cli_lists_every_scheduler():
+    from memplan.order import ORDER_NAMES
+
+    assert tuple(SCHEDULERS) == ORDER_NAMES

@@ -10,18 +10,18 @@ from __future__ import annotations
 import inspect
 import sys
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from ..alloc import get_algorithm, solve
-from ..alloc.bounds import bound_name
 from ..errors import InputError
 from ..fileio import check_output
-from ..problem import Problem, Solution
-from ..formats.problem_files import read_problem, write_solution
 from ..units import format_size, parse_size
+
+if TYPE_CHECKING:
+    from ..problem import Problem, Solution
 from .common import DEFAULT_ALGORITHM, DOES_NOT_FIT, FITS, SECONDS, _stdout, check_outputs, user_errors
 from .vocabulary import budget_option, wrote
 
@@ -34,6 +34,8 @@ def alloc_command(path: str, capacity: str | int | None = None, algorithm: str =
     """Solve ``path``, print a summary, write ``output`` if given; returns the exit code."""
     if output:
         check_output(output, what="--output")
+    from ..formats.problem_files import read_problem, write_solution  # numpy: only when a command runs
+
     cap = parse_size(capacity) if capacity is not None else None
     problem = read_problem(path, capacity=cap)
     solution = run(problem, algorithm, time_limit=time_limit, seed=seed, pool_objective=pool_objective,
@@ -54,6 +56,8 @@ def alloc_command(path: str, capacity: str | int | None = None, algorithm: str =
 
 def run(problem: Problem, algorithm: str, *, time_limit: float, seed: int, pool_objective: str = "total",
         progress: bool = False) -> Solution:
+    from ..alloc import get_algorithm, solve
+
     fn = get_algorithm(algorithm)
     if problem.pools and algorithm not in POOL_AWARE:
         raise InputError(f"algorithm {algorithm!r} does not place buffers in pools; "
@@ -67,6 +71,8 @@ def run(problem: Problem, algorithm: str, *, time_limit: float, seed: int, pool_
 
 
 def summary(problem: Problem, solution: Solution, height: int | None, fits: bool, output: str | None) -> Table:
+    from ..alloc.bounds import bound_name
+
     table = Table(title=f"alloc: {len(problem.blocks)} buffers, {solution.algorithm}", title_justify="left",
                   show_header=False)
     table.add_column("what")

@@ -191,7 +191,7 @@ def resolve_tflite(spec: str) -> tuple[str, str]:
 def plan_options(fn):
     """Options every command that plans a model shares."""
     from ..alloc import ALGORITHMS
-    from ..order.schedule import SCHEDULERS
+    from ..order import ORDER_NAMES
 
     options = [
         click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D1,D2,..",
@@ -204,7 +204,7 @@ def plan_options(fn):
         click.option("--algorithm", "-a", default=DEFAULT_ALGORITHM, show_default=True,
                      help=f"Offset algorithm: {', '.join(ALGORITHMS)}."),
         click.option("--order", default="heuristic", show_default=True,
-                     help=f"Execution order: {', '.join(SCHEDULERS)} (exact: provably minimal peak, "
+                     help=f"Execution order: {', '.join(ORDER_NAMES)} (exact: provably minimal peak, "
                           f"within --time-limit)."),
         click.option("--share/--no-share", default=True, show_default=True, expose_value=False,
                      callback=_sharing_option, help="Buffer sharing at all (the three rules below)."),
