@@ -99,3 +99,13 @@ def shuffle_net(shape=(1, 8, 18, 14), groups=2):
     short = n.op("AveragePool", ["x"], name="short", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
     y = n.op("Relu", [n.op("Concat", [x, short], name="cat", axis=1)], name="unit")
     return n.model([n.op("GlobalAveragePool", [y], name="gap")])
+
+
+def peaky_net():
+    """A net whose peak is its first, high-resolution layers."""
+    n = Net((1, 3, 64, 64))
+    x = n.op("Relu", [n.conv("x", 3, 32, k=3, name="c1")])
+    x = n.op("Relu", [n.conv(x, 32, 32, k=3, stride=2, name="c2")])
+    x = n.op("MaxPool", [x], name="mp", kernel_shape=[2, 2], strides=[2, 2])
+    x = n.op("Relu", [n.conv(x, 32, 16, k=3, name="c3")])
+    return n.model([n.op("GlobalAveragePool", [x], name="gap")])

@@ -9,7 +9,7 @@ import sys
 import pytest
 from helpers import save
 from tflite_models import fc_model, strip_net
-from tiling_nets import Net
+from tiling_nets import Net, peaky_net
 
 from memplan.study.db import SCHEMA_VERSION, StudyDB
 from memplan.study.grid import NO_DEVICE, Grid, GridSettings, expand_devices, expand_models, run_task
@@ -18,16 +18,6 @@ from memplan.study.html_tiled import only_when_tiled
 from memplan.study.run import PoolBackend, run_grid
 
 SETTINGS = GridSettings(algorithm="greedy_by_size", max_overhead=0.3)
-
-
-def peaky_net():
-    """A net whose peak is its first, high-resolution layers (as in the tiling tests)."""
-    n = Net((1, 3, 64, 64))
-    x = n.op("Relu", [n.conv("x", 3, 32, k=3, name="c1")])
-    x = n.op("Relu", [n.conv(x, 32, 32, k=3, stride=2, name="c2")])
-    x = n.op("MaxPool", [x], name="mp", kernel_shape=[2, 2], strides=[2, 2])
-    x = n.op("Relu", [n.conv(x, 32, 16, k=3, name="c3")])
-    return n.model([n.op("GlobalAveragePool", [x], name="gap")])
 
 
 @pytest.fixture(scope="module")

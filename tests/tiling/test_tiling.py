@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import onnx
 import pytest
-from tiling_nets import Net, branchy_net, plain_net, shuffle_net
+from tiling_nets import Net, branchy_net, peaky_net, plain_net, shuffle_net
 
 from memplan.graph.costs import total_macs
 from memplan.errors import InputError, ModelError
@@ -139,16 +139,6 @@ def test_bad_grids():
         with pytest.raises(InputError, match="--grid"):
             parse_grid(text)
     assert parse_grid("8x1") == (8, 1) and parse_grid("4X4") == (4, 4)
-
-
-def peaky_net():
-    """A net whose peak is its first, high-resolution layers."""
-    n = Net((1, 3, 64, 64))
-    x = n.op("Relu", [n.conv("x", 3, 32, k=3, name="c1")])
-    x = n.op("Relu", [n.conv(x, 32, 32, k=3, stride=2, name="c2")])
-    x = n.op("MaxPool", [x], name="mp", kernel_shape=[2, 2], strides=[2, 2])
-    x = n.op("Relu", [n.conv(x, 32, 16, k=3, name="c3")])
-    return n.model([n.op("GlobalAveragePool", [x], name="gap")])
 
 
 def test_budget_takes_the_least_overhead_tiling_that_fits():

@@ -330,17 +330,26 @@ def search(model, *, max_overhead: float = 0.15, budget: int | None = None, max_
                        len(screened), max_overhead)
 
 
+def screen_order(found, budget: int | None) -> list:
+    """The candidates in the order the screen tries them: without a budget, smallest bound
+    first; with one, those whose bound fits, least overhead first."""
+    if budget is None:
+        return sorted(found, key=lambda c: (c.lower_bound, c.extra_macs, c.until, c.grid))
+    return sorted((c for c in found if c.lower_bound <= budget), key=lambda c: (c.extra_macs, c.lower_bound))
+
+
+def screen_done(screened, cand, budget: int | None) -> bool:
+    """Without a budget, stop once the best peak screened is at most the next bound."""
+    return budget is None and bool(screened) and min(s[0] for s in screened) <= cand.lower_bound
+
+
 def _screen(model, graph, found, budget, max_screens, source, read_tiled=tiled_graph):
     """Rewrite candidates and measure their file-order peak, best first. Without a budget:
     in increasing bound order, until the best peak is at most the next bound. With one: in
     increasing overhead order, keeping those whose peak fits."""
-    if budget is None:
-        order = sorted(found, key=lambda c: (c.lower_bound, c.extra_macs, c.until, c.grid))
-    else:
-        order = sorted((c for c in found if c.lower_bound <= budget), key=lambda c: (c.extra_macs, c.lower_bound))
     screened = []
-    for cand in order[:max_screens]:
-        if budget is None and screened and min(s[0] for s in screened) <= cand.lower_bound:
+    for cand in screen_order(found, budget)[:max_screens]:
+        if screen_done(screened, cand, budget):
             break
         tiled = tile(model, cand.until, cand.grid, graph=graph)
         g = read_tiled(tiled, f"{source} (tiled)")

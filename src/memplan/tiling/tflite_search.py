@@ -22,7 +22,8 @@ from ..graph.costs import total_macs
 from ..planner import plan as plan_graph
 from .receptive import Facts, ancestors, find_stage, grid_needs, stage_macs
 from .receptive_tflite import nchw_view
-from .search import GRID_FAMILIES, Candidate, Outcome, check_overhead, order_peak, rest_bounds, rest_peaks, splits
+from .search import (GRID_FAMILIES, Candidate, Outcome, check_overhead, order_peak, rest_bounds, rest_peaks, screen_done,
+                     screen_order, splits)
 from .tflite_rewrite import tile_tflite
 
 STRIPS = GRID_FAMILIES[0]
@@ -98,13 +99,9 @@ def search_tflite(data: bytes, *, max_overhead: float = 0.15, budget: int | None
     base = plan(untiled, model=source)
     macs = total_macs(view)
     found = strip_candidates(view, max_overhead, skip_at_least=base.arena_bytes)
-    if budget is None:
-        order = sorted(found, key=lambda c: (c.lower_bound, c.extra_macs, c.until, c.grid))
-    else:
-        order = sorted((c for c in found if c.lower_bound <= budget), key=lambda c: (c.extra_macs, c.lower_bound))
     screened = []
-    for cand in order[:max_screens]:
-        if budget is None and screened and min(s[0] for s in screened) <= cand.lower_bound:
+    for cand in screen_order(found, budget)[:max_screens]:
+        if screen_done(screened, cand, budget):
             break
         try:
             tiled = tile_tflite(data, cand.until, cand.grid, source=source, view=view)
