@@ -57,7 +57,7 @@ def run_in_arena(graph, plan, inputs: dict[str, np.ndarray], *, poison: bool = T
     blob = np.zeros(plan.weights_bytes, dtype=np.uint8)
     views = _weight_views(graph, plan, blob)
     if fetch is not None:
-        fetch.hide(views)
+        fetch.hide(views, arena)
     offsets = plan.tensor_offsets
     for name, t in graph.tensors.items():
         if t.kind != "weight":
