@@ -17,7 +17,9 @@ for it (rows: every index; experts: each distinct expert, k for one token).
 ``GatherElements`` fetches single elements into an otherwise poisoned copy of the table (not
 into the staging slot). Experts computed under a mask (`graph.masked_experts`) and weights
 gathered through a view are not fetched: they run from the blob and are listed in
-``unfetched``.
+``unfetched``. A weight read only in one branch of an If (access ``branch``) is poisoned in
+every branch's weights and, when the If takes that branch (`enter_if`), fetched whole from
+the image (into its staging slot when on demand): the count is the taken branch's bytes.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import PlanError
-from ..graph.weight_access import analyze
+from ..graph.weight_access import analyze, total_read
 from ..units import align_up
 
 POISON = 0xFF
@@ -44,9 +46,10 @@ class Fetcher:
         partial = {w for w, m in modes.items() if m in ("on-demand", "in-place") and access[w].partial}
         self.weights = {w for w in partial if access[w].reads
                         and all(r.op in gathered and graph.ops[r.op].inputs[0] == w for r in access[w].reads)}
-        self.unfetched = partial - self.weights  # masked experts, views: run whole, not fetched
-        self.expected = sum(access[w].expected for w in self.weights)  # the plan's figures for them
-        self.worst = sum(access[w].worst for w in self.weights)
+        self.branch = {w: access[w].branch for w in partial if access[w].kind == "branch"}
+        self.unfetched = partial - self.weights - set(self.branch)  # masked experts, views: run whole
+        # the plan's figures for them (an If's worst case: its larger branch)
+        self.expected, self.worst = total_read(access, self.weights | set(self.branch))
         self.access = access
         self.image = np.zeros(plan.weights_bytes, dtype=np.uint8)
         self.tables = {}
@@ -54,7 +57,7 @@ class Fetcher:
             t = graph.tensors[slot.name]
             raw = self.image[slot.offset: slot.offset + t.nbytes]
             raw[...] = np.ascontiguousarray(values[slot.name]).view(np.uint8).reshape(-1)
-            if slot.name in self.weights:
+            if slot.name in self.weights or slot.name in self.branch:
                 self.tables[slot.name] = raw.view(np.dtype(t.dtype)).reshape(t.shape)
         self.fetched = 0
         self.by_op = {r.op: (w, r) for w in self.weights for r in access[w].reads}
@@ -67,12 +70,12 @@ class Fetcher:
         """Poison the executor's own copy of every fetched weight; ``arena``: the run's bytes,
         which hold the staging buffers when the fetcher has them."""
         self.arena = arena
-        for w in self.weights:
+        for w in self.weights | set(self.branch):
             views[w].view(np.uint8)[...] = POISON
 
     def inputs(self, index: int, op, ins):
         """The op's inputs with a fetched weight replaced by its staging array."""
-        if index not in self.by_op:
+        if index not in self.by_op or self.graph.ops[index] is not op:  # not an op of a branch
             return ins
         w, read = self.by_op[index]
         table, idx = self.tables[w], np.asarray(ins[1]).astype(np.int64)
@@ -101,6 +104,22 @@ class Fetcher:
         if op.op_type == "GatherND":
             renumbered = renumbered[..., None]
         return [staging, renumbered] + list(ins[2:])
+
+    def enter_if(self, op, label: str, views) -> None:
+        """The If ``op`` takes branch ``label``, whose weights are ``views`` (just filled from
+        the blob): poison every weight read only in one branch, then fetch the ones read only
+        in this branch from the image, into their staging slot when the If's step has one."""
+        for w, where in self.branch.items():
+            if w not in views:
+                continue
+            views[w].view(np.uint8)[...] = POISON
+            if where != (op.name, label):
+                continue
+            table = self.tables[w]
+            if w in self.staged and self.staging is not None and op.name in self.step_of:
+                views[w] = self._slot(op, w, table.shape, table.dtype)
+            views[w][...] = table
+            self.fetched += table.nbytes
 
     def _slot(self, op, w, shape, dtype) -> np.ndarray:
         """Where the slices of ``w`` go: its slot in the staging buffer of the op's step, or
