@@ -4,6 +4,8 @@ larger branch, and the untaken branch's weights stay poisoned."""
 import numpy as np
 import onnx
 import pytest
+from branch_models import X_ELSE, X_THEN, if_model
+from test_fetch import rom_device
 
 import memplan
 from memplan.graph.weight_access import analyze
@@ -12,9 +14,6 @@ from memplan.verify.check_tiers import check_tiered
 from memplan.verify.executor import weight_values
 from memplan.verify.fetch import tiered_fetcher
 from memplan.verify.prove import prove
-
-from branch_models import X_ELSE, X_THEN, if_model
-from test_fetch import rom_device
 
 THEN_BYTES, ELSE_BYTES = 8 * 8 * 4, 8 * 4  # w_then (8 x 8 fp32), w_else (1 x 8 fp32)
 
@@ -76,9 +75,23 @@ def test_the_untaken_branch_weights_stay_poisoned(tmp_path):
 
 
 def test_resident_branch_weights_are_not_fetched(tmp_path):
-    proof, tp, fetch = _run(outer_weights_if(tmp_path / "if.onnx"), X_THEN, weights="resident")
+    proof, _, fetch = _run(outer_weights_if(tmp_path / "if.onnx"), X_THEN, weights="resident")
     assert proof.ok and fetch.branch == {} and proof.fetched == 0
 
 
-def test_x_values_pick_the_branches():
-    assert np.sum(X_THEN) > 0 > np.sum(X_ELSE)
+@pytest.mark.parametrize("value, taken", [(0.0, 0), (-5.0, 411_396)], ids=["else", "then"])
+def test_openwakeword_fetches_its_verifier_only_when_it_runs(value, taken):
+    """hey_jarvis reads its ten verifier weights (411,396 B) only in the then branch (a
+    constant input of -5 takes it, zeros do not)."""
+    from memplan.graph import corpus
+    from memplan.tiers.devices import load_device
+
+    path = corpus.model_path("kws_oww_hey_jarvis")
+    g = memplan.load("corpus:kws_oww_hey_jarvis")
+    p = memplan.plan(g)
+    tp = place(g, p, load_device("n64"), weights="on-demand")
+    run_plan, fetch = tiered_fetcher(g, tp, weight_values(g))
+    x = np.full((1, 16, 96), value, dtype=np.float32)
+    proof = prove(path, g, run_plan, fetch=fetch, inputs={"x.1": x})
+    assert len(fetch.branch) == 10 and proof.ok and proof.fetched == taken
+    assert tp.demand_bytes == (411_396 // 2, 411_396) == (fetch.expected, fetch.worst)

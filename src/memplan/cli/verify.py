@@ -92,8 +92,8 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
         print_tiling(outcome)
     out.print(_proof_table(model, result, proof, rtol, atol))
     if device and not tile:
-        expected, worst = fetch.expected, fetch.worst
-        out.print(f"fetched on demand: {proof.fetched:,} bytes from the weights image ({len(fetch.weights)} weights "
+        expected, worst, n = fetch.expected, fetch.worst, len(fetch.weights) + len(fetch.branch)
+        out.print(f"fetched on demand: {proof.fetched:,} bytes from the weights image ({n} weights "
                   f"read in part); plan on {tiered.device.name}: expected {expected:,}, worst {worst:,} bytes "
                   f"per inference" + (f"; {len(fetch.unfetched)} more read in part (masked experts) run whole, "
                                       f"not fetched" if fetch.unfetched else ""), highlight=False, markup=False)
