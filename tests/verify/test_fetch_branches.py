@@ -95,3 +95,21 @@ def test_openwakeword_fetches_its_verifier_only_when_it_runs(value, taken):
     proof = prove(path, g, run_plan, fetch=fetch, inputs={"x.1": x})
     assert len(fetch.branch) == 10 and proof.ok and proof.fetched == taken
     assert tp.demand_bytes == (411_396 // 2, 411_396) == (fetch.expected, fetch.worst)
+
+
+def test_branch_weights_land_in_the_ifs_staging_slot(tmp_path):
+    """Moved onto ``r`` (live across the If, read after it), the then branch's fetched weight
+    clobbers it: the run fails; the validator rejects the plan too."""
+    import dataclasses
+
+    path = outer_weights_if(tmp_path / "if.onnx")
+    g = memplan.load(path)
+    p = memplan.plan(g)
+    tp = place(g, p, rom_device(1 << 20), weights="on-demand")
+    (d,) = tp.staging
+    r = next(b for b in p.buffers if b.id == p.buffer_of["r"])
+    end_on_r = max(tp.buffer_offset[r.id] + r.size - THEN_BYTES - dict(d.weights)["w_then"], 0)  # w_then's slot
+    bad = dataclasses.replace(tp, staging=(dataclasses.replace(d, offset=end_on_r),))
+    assert any("overlap" in f.message for f in check_tiered(g, bad))
+    run_plan, fetch = tiered_fetcher(g, bad, weight_values(g))
+    assert not prove(path, g, run_plan, fetch=fetch, inputs={"x": X_THEN}).ok

@@ -62,7 +62,7 @@ class Fetcher:
         self.fetched = 0
         self.by_op = {r.op: (w, r) for w in self.weights for r in access[w].reads}
         self.staging = staging
-        self.staged = {w for w in self.weights if modes[w] == "on-demand"}  # in place: read where they are
+        self.staged = {w for w in self.weights | set(self.branch) if modes[w] == "on-demand"}  # not in place
         self.step_of = {name: s for s, name in enumerate(plan.order)}
         self.arena = None
 
@@ -131,6 +131,9 @@ class Fetcher:
             raise PlanError(f"node {op.name!r}: the plan has no staging slot for {w!r} at step {step}")
         start = self.staging[step][0] + self.staging[step][1][w]
         nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        if start + nbytes > self.arena.size:
+            raise PlanError(f"node {op.name!r}: the staging slot of {w!r} [{start}, {start + nbytes}) ends past "
+                            f"the arena ({self.arena.size} bytes)")
         return self.arena[start: start + nbytes].view(dtype).reshape(shape)
 
     def _elements(self, table, idx, op):
