@@ -2,11 +2,14 @@
 17): outputs match onnxruntime and the bytes fetched equal the plan's figure."""
 import json
 
+import pytest
+
 import memplan
+from memplan.errors import PlanError
 from memplan.tiers.devices import parse_device
 from memplan.tiers.placement import place
 from memplan.verify.executor import weight_values
-from memplan.verify.fetch import Fetcher
+from memplan.verify.fetch import Fetcher, tiered_fetcher
 from memplan.verify.prove import prove
 
 from access_models import embedding_model, gather_nd_model, moe_model, save
@@ -31,19 +34,19 @@ addressable = false
 """
 
 
-def rom_device(fast):
+def rom_device(fast, addressable=False):
     return parse_device({"name": "toy-rom", "compute_macs_per_s": 1e9, "tiers": [
         {"name": "ram", "capacity": fast, "read_bandwidth": "1GB", "write_bandwidth": "1GB"},
         {"name": "rom", "capacity": "1GiB", "read_bandwidth": "5MB", "write_bandwidth": 0, "writable": False,
-         "addressable": False}]})
+         "addressable": addressable}]})
 
 
-def _proof(path, weights="on-demand", fast=1 << 20):
+def _proof(path, weights="on-demand", fast=1 << 20, addressable=False):
     g = memplan.load(path)
     p = memplan.plan(g)
-    tp = place(g, p, rom_device(fast), weights=weights)
-    fetch = Fetcher(g, p, tp.weight_modes, weight_values(g))
-    return prove(path, g, p, fetch=fetch), tp, fetch
+    tp = place(g, p, rom_device(fast, addressable), weights=weights)
+    run_plan, fetch = tiered_fetcher(g, tp, weight_values(g))
+    return prove(path, g, run_plan, fetch=fetch), tp, fetch
 
 
 def test_embedding_rows_fetched_equal_the_plan(tmp_path):
@@ -121,3 +124,54 @@ def test_cli_verify_device_errors_are_one_line(tmp_path):
     assert code == 2 and len(err.strip().splitlines()) == 1 and "no-such-device" in err
     code, out, err = run_cli("verify", path, "--device", "n64", "--tile", "auto")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--tile" in err
+
+
+def _misplaced_staging(g, p, tp):
+    """``tp`` with its first staging buffer moved onto an activation live across its step and
+    read after it (not the fetching op's own output)."""
+    import dataclasses
+
+    d = tp.staging[0]
+    op = next(o for o in g.ops if o.name == p.order[d.step])
+    victim = next(b for b in p.buffers if b.first_step <= d.step < b.last_step and tp.buffer_tier[b.id] == "ram"
+                  and not set(b.names) & set(op.outputs))
+    moved = dataclasses.replace(d, offset=tp.buffer_offset[victim.id])
+    return dataclasses.replace(tp, staging=(moved,) + tp.staging[1:])
+
+
+def test_rows_land_in_the_planned_staging_slot(tmp_path):
+    """The fetched experts are written at the staging offset the placement chose: moved onto
+    a live activation, they clobber it (the run fails) and the validator rejects the plan."""
+    from memplan.verify.check_tiers import check_tiered
+
+    path = save(moe_model(tokens=1, experts=8, k=2, d=8, hidden=16), tmp_path / "moe.onnx")
+    g = memplan.load(path)
+    p = memplan.plan(g)
+    tp = place(g, p, rom_device(1 << 20), weights="on-demand")
+    assert tp.staging and check_tiered(g, tp) == []
+    bad = _misplaced_staging(g, p, tp)
+    assert any("overlap" in f.message for f in check_tiered(g, bad))
+    run_plan, fetch = tiered_fetcher(g, bad, weight_values(g))
+    with pytest.raises(PlanError, match="is outside 'w2'"):  # the experts overwrote the selected indices
+        prove(path, g, run_plan, fetch=fetch)
+    run_plan, fetch = tiered_fetcher(g, tp, weight_values(g))
+    assert prove(path, g, run_plan, fetch=fetch).ok and fetch.fetched == tp.demand_bytes[0]
+
+
+def test_a_step_without_a_staging_slot_is_an_error(tmp_path):
+    import dataclasses
+
+    path = save(embedding_model(vocab=1000, width=8, tokens=16), tmp_path / "e.onnx")
+    g = memplan.load(path)
+    p = memplan.plan(g)
+    tp = place(g, p, rom_device(1 << 20), weights="on-demand")
+    run_plan, fetch = tiered_fetcher(g, dataclasses.replace(tp, staging=()), weight_values(g))
+    with pytest.raises(PlanError, match="no staging slot for 'table'"):
+        prove(path, g, run_plan, fetch=fetch)
+
+
+def test_rows_read_in_place_need_no_staging_slot(tmp_path):
+    proof, tp, fetch = _proof(save(embedding_model(vocab=1000, width=8, tokens=16), tmp_path / "e.onnx"),
+                              weights="in-place", addressable=True)
+    assert tp.weight_modes["table"] == "in-place" and tp.staging == ()
+    assert proof.ok and fetch.weights == {"table"} and proof.fetched == tp.demand_bytes[0] == 16 * 32

@@ -84,15 +84,16 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
             proof = prove_tiled(path, outcome.tiled.model, graph, result, stage_output=outcome.tiled.stage_output,
                                 seed=seed, rtol=rtol, atol=atol)
         else:
-            fetch, tiered = _fetcher(graph, result, device, weight_mode, time_limit) if device else (None, None)
-            proof = prove(path, graph, result, seed=seed, rtol=rtol, atol=atol, inputs=inputs, label=model,
+            fetch, tiered, run_plan = (_fetcher(graph, result, device, weight_mode, time_limit) if device
+                                       else (None, None, result))
+            proof = prove(path, graph, run_plan, seed=seed, rtol=rtol, atol=atol, inputs=inputs, label=model,
                           fetch=fetch)
     if tile:
         print_tiling(outcome)
     out.print(_proof_table(model, result, proof, rtol, atol))
     if device and not tile:
-        expected, worst = fetch.expected, fetch.worst
-        out.print(f"fetched on demand: {proof.fetched:,} bytes from the weights image ({len(fetch.weights)} weights "
+        expected, worst, n = fetch.expected, fetch.worst, len(fetch.weights) + len(fetch.branch)
+        out.print(f"fetched on demand: {proof.fetched:,} bytes from the weights image ({n} weights "
                   f"read in part); plan on {tiered.device.name}: expected {expected:,}, worst {worst:,} bytes "
                   f"per inference" + (f"; {len(fetch.unfetched)} more read in part (masked experts) run whole, "
                                       f"not fetched" if fetch.unfetched else ""), highlight=False, markup=False)
@@ -114,16 +115,18 @@ def verify_command(model, input_shapes, algorithm, order, alignment, io_in_arena
 
 
 def _fetcher(graph, result, device, weight_mode, time_limit):
-    """The tiered placement and a Fetcher for its weights read in part."""
+    """The tiered placement, a Fetcher for its weights read in part, and the plan to run (every
+    buffer at its tier's address, the staging buffers where the placement put them)."""
     from ..tiers.devices import load_device
     from ..tiers.placement import place
     from ..tiers.traffic import step_macs
     from ..verify.executor import weight_values
-    from ..verify.fetch import Fetcher
+    from ..verify.fetch import tiered_fetcher
 
     tiered = place(graph, result, load_device(device), weights=weight_mode, time_limit=min(time_limit, 6.0),
                    macs=step_macs(graph, result))
-    return Fetcher(graph, result, tiered.weight_modes, weight_values(graph)), tiered
+    run_plan, fetch = tiered_fetcher(graph, tiered, weight_values(graph))
+    return fetch, tiered, run_plan
 
 
 def _plan_from_file(plan_path, graph, model):

@@ -79,7 +79,7 @@ def check_tiered(graph, tp, *, limit: int = 20) -> list[Finding]:
 def _check_staging(graph, tp, per_step) -> list[Finding]:
     from ..graph.weight_access import analyze
 
-    access = analyze(graph, branches=getattr(tp, "branches", None))
+    access = analyze(graph, branches=getattr(tp, "branches", None) or None)  # {}: the default analysis
     findings = []
     by_step = {s.step: s for s in tp.staging}
     for step, ws in enumerate(per_step):

@@ -57,7 +57,7 @@ def run_in_arena(graph, plan, inputs: dict[str, np.ndarray], *, poison: bool = T
     blob = np.zeros(plan.weights_bytes, dtype=np.uint8)
     views = _weight_views(graph, plan, blob)
     if fetch is not None:
-        fetch.hide(views)
+        fetch.hide(views, arena)
     offsets = plan.tensor_offsets
     for name, t in graph.tensors.items():
         if t.kind != "weight":
@@ -71,7 +71,8 @@ def run_in_arena(graph, plan, inputs: dict[str, np.ndarray], *, poison: bool = T
 
 def _run_steps(graph, plan, arena, blob, views, poison, observe, fetch=None) -> int:
     """The ops of ``plan`` in order, each writing into ``views``; returns the bytes poisoned.
-    ``fetch`` (the outer graph only) stages the weights fetched on demand."""
+    ``fetch`` stages the weights fetched on demand (rows: ops of its graph; branch weights:
+    at each If)."""
     spans = tensor_spans(graph, plan)
     op_index = {op.name: i for i, op in enumerate(graph.ops)}
     offsets = plan.tensor_offsets
@@ -84,7 +85,7 @@ def _run_steps(graph, plan, arena, blob, views, poison, observe, fetch=None) -> 
         if poison:
             poisoned += _poison_outputs(arena, graph, plan, op)
         if has_branches(op):
-            poisoned += _run_if(op, plan, arena, blob, views, poison, observe)
+            poisoned += _run_if(op, plan, arena, blob, views, poison, observe, fetch)
         else:
             ins = [views[t] if t else None for t in op.inputs]
             if fetch is not None:
@@ -97,7 +98,7 @@ def _run_steps(graph, plan, arena, blob, views, poison, observe, fetch=None) -> 
     return poisoned
 
 
-def _run_if(op, plan, arena, blob, views, poison, observe) -> int:
+def _run_if(op, plan, arena, blob, views, poison, observe, fetch=None) -> int:
     """An If kept in the graph: the condition picks a branch, whose ops run inside the If's
     region of the same arena (offsets relative to it), read the outer tensors where the outer
     plan put them and write the If's outputs in place (`planner_branches`)."""
@@ -113,7 +114,9 @@ def _run_if(op, plan, arena, blob, views, poison, observe) -> int:
     for name, t in g.tensors.items():
         if t.kind != "weight" and name not in inner:
             inner[name] = _view(region, offsets[name], t) if name in offsets else _empty(t)
-    return _run_steps(g, p, region, blob, inner, poison, observe)
+    if fetch is not None:  # the weights read only in one branch: only the taken one's fetched
+        fetch.enter_if(op, label, inner)
+    return _run_steps(g, p, region, blob, inner, poison, observe, fetch)
 
 
 def _run(op, ins, outs, opset):
