@@ -10,7 +10,11 @@ rows/columns to input rows/columns on its own, axis by axis, in NCHW:
   patches keep the original padding on their border sides and interior sides get none);
 - pointwise ops (activations, BatchNormalization, LRN across channels, Dropout, elementwise
   ``Add``/``Mul``/``Sum``… of same-sized tensors, ``Concat`` along channels): the same region;
-- a channel shuffle (``Reshape``/``Transpose`` that keep the last two axes): the same region.
+- a channel shuffle (``Reshape``/``Transpose`` that keep the last two axes): the same region;
+- a layout change ``Transpose(perm=[0,3,1,2])`` (NHWC -> NCHW, as tf2onnx and keras2onnx
+  models start) of a graph input: output rows/columns read the same rows/columns of the
+  input's axes 1 and 2 (``Stage.axes``), so a patch slices the input there. A Transpose
+  that swaps rows and columns or moves a batch/channel axis into space stays untileable.
 
 Rows and columns propagate independently (every supported op is separable), so a grid
 ``gh x gw`` costs ``gh + gw`` backward passes, not ``gh * gw``. Intervals are half-open
@@ -25,7 +29,7 @@ rows [7, 17) with no padding; rows [0, 8) need input rows [0, 9) with one padded
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import ModelError
 from ..graph.ir import Graph, Op
@@ -84,11 +88,28 @@ class Stage:
     inputs: tuple[str, ...]
     windows: Mapping[int, tuple[Window, Window]]  # op index -> (rows, cols), window ops only
     steps: tuple = ()  # (op index, output, activation inputs), backwards: what `propagate` walks
+    axes: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # stage inputs not NCHW: (rows, cols) axes
 
 
 def spatial(graph: Graph, name: str) -> tuple[int, int]:
     shape = graph.tensors[name].shape
     return shape[-2], shape[-1]
+
+
+def spatial_axes(graph: Graph, stage: Stage, name: str) -> tuple[int, int]:
+    """The (rows, cols) axes of stage tensor ``name``: the last two, except for a graph input
+    that a layout Transpose reads (NHWC: axes 1 and 2)."""
+    rank = len(graph.tensors[name].shape)
+    return stage.axes.get(name, (rank - 2, rank - 1))
+
+
+def layout_axes(op: Op) -> tuple[int, int] | None:
+    """For a rank-4 Transpose that does not keep the last two axes: the input axes its
+    output rows and columns come from (``perm[2]``, ``perm[3]``); None otherwise."""
+    perm = op.attrs.get("perm") if op.op_type == "Transpose" else None
+    if perm is None or len(perm) != 4 or list(perm[2:]) == [2, 3]:
+        return None
+    return int(perm[2]), int(perm[3])
 
 
 def activation_inputs(graph: Graph, op: Op) -> list[str]:
@@ -132,6 +153,8 @@ def _why_not_shuffle(graph: Graph, op: Op) -> str | None:
     if len(ins) != 1 or not out or any(op.outputs[1:]):
         return f"{op.op_type} here has more than one data input or output"
     x, y = graph.tensors[ins[0]].shape, graph.tensors[out].shape
+    if layout_axes(op) is not None:
+        return _why_not_layout(graph, op)
     if len(x) < 3 or len(y) < 3 or x[-2:] != y[-2:]:
         return f"{op.op_type} moves elements between spatial positions"
     if op.op_type == "Transpose":
@@ -140,6 +163,27 @@ def _why_not_shuffle(graph: Graph, op: Op) -> str | None:
             return "Transpose moves the spatial axes"
     elif len(op.inputs) < 2 or graph.tensors[op.inputs[1]].kind != "weight":
         return "Reshape with a computed shape"
+    return None
+
+
+def _why_not_layout(graph: Graph, op: Op) -> str | None:
+    """A Transpose that changes the layout is tileable only from NHWC to NCHW-ordered
+    spatial axes (``perm[2:] == [1, 2]``), on a graph input no other op reads in NCHW: the
+    other ops of a stage work on the last two axes."""
+    rows, cols = layout_axes(op)
+    if 0 in (rows, cols):
+        return "Transpose moves the batch axis into space"
+    if sorted((rows, cols)) in ([1, 2], [2, 3]) and rows > cols:
+        return "Transpose swaps rows and columns"
+    if (rows, cols) != (1, 2):
+        return "Transpose mixes a spatial axis with the channel axis"
+    x = op.inputs[0]
+    if x in graph.producer:
+        return "Transpose changes the layout of a computed tensor (only a graph input's can change)"
+    for c in graph.consumers.get(x, ()):
+        other = graph.ops[c]
+        if other.op_type != "Transpose" or layout_axes(other) != (rows, cols):
+            return f"graph input {x!r} is also read in another layout, by node {other.name!r}"
     return None
 
 
@@ -213,7 +257,8 @@ def find_stage(graph: Graph, until: str, facts: Facts | None = None) -> Stage:
     ops = tuple(sorted(members))
     wins = {i: facts.windows[i] for i in ops if i in facts.windows}
     steps = tuple((i, graph.ops[i].outputs[0], facts.ins[i]) for i in reversed(ops))
-    return Stage(until, ops, output, inputs, wins, steps)
+    axes = {graph.ops[i].inputs[0]: layout_axes(graph.ops[i]) for i in ops if layout_axes(graph.ops[i])}
+    return Stage(until, ops, output, inputs, wins, steps, axes)
 
 
 def ancestors(graph: Graph, last: int) -> set[int]:

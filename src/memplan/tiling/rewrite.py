@@ -3,7 +3,8 @@
 ``tile(model, until, grid)`` replaces the stage's nodes by one copy per patch (names end in
 ``__p<row>_<col>``). A patch reads its part of each graph input through a ``Slice``; a
 Conv/pool gets its own explicit ``pads`` (border sides keep the original padding, interior
-sides none; ``auto_pad`` and ``ceil_mode`` are resolved into them). Where a tensor is computed
+sides none; ``auto_pad`` and ``ceil_mode`` are resolved into them; an NHWC graph input that
+a layout Transpose reads is sliced along its axes 1 and 2). Where a tensor is computed
 on a larger region than one of its readers needs (branches with different kernels), that
 reader gets a ``Slice``. The patch outputs are assembled by ``Concat``: along columns into a
 row, then rows along height into the stage output, which keeps its name, so the rest of the
@@ -20,7 +21,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..graph.ir import Graph
-from .receptive import AxisNeeds, Stage, activation_inputs, find_stage, grid_needs, spatial, stage_macs
+from .receptive import AxisNeeds, Stage, activation_inputs, find_stage, grid_needs, spatial_axes, stage_macs
 
 
 @dataclass(frozen=True)
@@ -130,18 +131,21 @@ class _Builder:
     def _read(self, t: str, local, tag, need, have) -> str:
         """The name a patch op reads ``t`` under: the patch's tensor, or a Slice of it (or of a
         graph input) when the op needs less than is there."""
+        rank = len(self.graph.tensors[t].shape)
+        axes = (rank - 2, rank - 1)
         if t in local:
             base, origin = local[t], (have[0][0], have[1][0])
             full = need == have
         else:
             base, origin = t, (0, 0)
-            full = need == ((0, spatial(self.graph, t)[0]), (0, spatial(self.graph, t)[1]))
+            axes, shape = spatial_axes(self.graph, self.stage, t), self.graph.tensors[t].shape
+            full = need == ((0, shape[axes[0]]), (0, shape[axes[1]]))
         if full:
             return base
         name = f"{t}{tag}__slice{len(self.nodes)}"
         starts = [need[0][0] - origin[0], need[1][0] - origin[1]]
         ends = [need[0][1] - origin[0], need[1][1] - origin[1]]
-        self.nodes.append(self._slice(base, name, starts, ends, len(self.graph.tensors[t].shape)))
+        self.nodes.append(self._slice(base, name, starts, ends, axes))
         return name
 
     def _patch_shape(self, op, tag, rows, cols) -> str:
@@ -157,11 +161,11 @@ class _Builder:
         self.initializers.append(numpy_helper.from_array(shape, name))
         return name
 
-    def _slice(self, src: str, dst: str, starts, ends, rank: int):
+    def _slice(self, src: str, dst: str, starts, ends, axes: tuple[int, int]):
         import onnx
         from onnx import numpy_helper
 
-        axes = [rank - 2, rank - 1]  # the spatial axes
+        axes = list(axes)  # the spatial axes
         if self.opset < 10:
             return onnx.helper.make_node("Slice", [src], [dst], name=dst, starts=starts, ends=ends, axes=axes)
         names = [f"{dst}__{k}" for k in ("starts", "ends", "axes")]

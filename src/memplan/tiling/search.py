@@ -37,7 +37,8 @@ from ..errors import InputError, ModelError
 from ..graph.ir import Graph
 from ..planner import Plan
 from ..planner import plan as plan_graph
-from .receptive import WINDOW_OPS, Facts, activation_inputs, ancestors, find_stage, grid_needs, stage_macs
+from .receptive import (WINDOW_OPS, Facts, activation_inputs, ancestors, find_stage, grid_needs, spatial_axes,
+                        stage_macs)
 from .rewrite import Tiled, graph_of, tile
 
 GRID_FAMILIES = (((2, 1), (3, 1), (4, 1), (6, 1), (8, 1), (12, 1), (16, 1)),  # strips
@@ -159,10 +160,10 @@ def rest_peaks(graph: Graph) -> list[int]:
 def candidate_bound(graph: Graph, stage, row_needs, col_needs) -> int:
     """The lower bound of step 2 for one (split, grid), without the ops after the stage."""
     def region_bytes(t, key_rows, key_cols):
-        shape = graph.tensors[t].shape
+        shape, (ax_r, ax_c) = graph.tensors[t].shape, spatial_axes(graph, stage, t)
         h = max(key_rows(n, t) for n in row_needs)
         w = max(key_cols(n, t) for n in col_needs)
-        return graph.tensors[t].nbytes * h * w // (shape[-2] * shape[-1])
+        return graph.tensors[t].nbytes * h * w // (shape[ax_r] * shape[ax_c])
 
     extent = lambda n, t: n.extent[t][1] - n.extent[t][0]
     bound = 2 * graph.tensors[stage.output].nbytes
