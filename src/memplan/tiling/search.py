@@ -179,9 +179,13 @@ def candidate_bound(graph: Graph, stage, row_needs, col_needs) -> int:
     return bound
 
 
-def candidates(graph: Graph, max_overhead: float, *, skip_at_least: int | None = None) -> list[Candidate]:
+def candidates(graph: Graph, max_overhead: float, *, skip_at_least: int | None = None,
+               families=GRID_FAMILIES, output_copies: int = 2, bound=None) -> list[Candidate]:
     """Every (split, grid) within the overhead limit, with its bound; those whose bound is
-    at least ``skip_at_least`` (the untiled arena) are dropped: they cannot help."""
+    at least ``skip_at_least`` (the untiled arena) are dropped: they cannot help.
+    ``output_copies``: how many stage outputs the floor counts (2: patches assembled by a
+    copy; 1: written in place). ``bound`` is the stage's bound (default `candidate_bound`)."""
+    bound_of = bound or candidate_bound
     macs = total_macs(graph)
     facts = Facts(graph)
     ends = splits(graph, facts)
@@ -190,17 +194,17 @@ def candidates(graph: Graph, max_overhead: float, *, skip_at_least: int | None =
     after = rest_peaks(graph)
     # A grid over the limit at a split is over it at every later split that contains this
     # stage (halos only grow): ``over[grid]`` collects those splits.
-    over = {grid: set() for grid in GRIDS}
+    over = {grid: set() for family in families for grid in family}
     found = []
     for u in ends:
         name = graph.ops[u].name
         out = graph.tensors[graph.ops[u].outputs[0]]
-        floor = max(rest[u], 2 * out.nbytes, after[u])
+        floor = max(rest[u], output_copies * out.nbytes, after[u])
         if skip_at_least is not None and floor >= skip_at_least:
             continue
         stage, memo = find_stage(graph, name, facts), {}
         rows, cols = out.shape[-2], out.shape[-1]
-        for family in GRID_FAMILIES:  # coarse to fine: the first over the limit ends the family
+        for family in families:  # coarse to fine: the first over the limit ends the family
             for grid in family:
                 if grid[0] > rows or grid[1] > cols or not over[grid].isdisjoint(members_of[u]):
                     break
@@ -213,9 +217,9 @@ def candidates(graph: Graph, max_overhead: float, *, skip_at_least: int | None =
                 if extra > max_overhead * macs:
                     over[grid].add(u)
                     break
-                bound = max(floor, candidate_bound(graph, stage, row_needs, col_needs))
-                if skip_at_least is None or bound < skip_at_least:
-                    found.append(Candidate(name, grid, extra, bound))
+                least = max(floor, bound_of(graph, stage, row_needs, col_needs))
+                if skip_at_least is None or least < skip_at_least:
+                    found.append(Candidate(name, grid, extra, least))
     return found
 
 

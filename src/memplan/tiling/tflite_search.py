@@ -20,10 +20,9 @@ import time
 from ..errors import ModelError
 from ..graph.costs import total_macs
 from ..planner import plan as plan_graph
-from .receptive import Facts, ancestors, find_stage, grid_needs, stage_macs
 from .receptive_tflite import nchw_view
-from .search import (GRID_FAMILIES, Candidate, Outcome, check_overhead, order_peak, rest_bounds, rest_peaks, screen_done,
-                     screen_order, splits)
+from .search import (GRID_FAMILIES, Candidate, Outcome, candidates, check_overhead, order_peak, screen_done,
+                     screen_order)
 from .tflite_rewrite import tile_tflite
 
 STRIPS = GRID_FAMILIES[0]
@@ -52,35 +51,10 @@ def strip_bound(view, stage, row_needs, col_needs) -> int:
 
 
 def strip_candidates(view, max_overhead: float, *, skip_at_least: int | None = None) -> list[Candidate]:
-    """Every (split, strip grid) within the overhead limit, with its bound (see `search.candidates`)."""
-    macs = total_macs(view)
-    facts = Facts(view)
-    ends = splits(view, facts)
-    members_of = {u: ancestors(view, u) for u in ends}
-    rest = rest_bounds(view, members_of)
-    after = rest_peaks(view)
-    found = []
-    for u in ends:
-        name = view.ops[u].name
-        out = view.tensors[view.ops[u].outputs[0]]
-        floor = max(rest[u], out.nbytes, after[u])
-        if skip_at_least is not None and floor >= skip_at_least:
-            continue
-        stage, memo = find_stage(view, name, facts), {}
-        for grid in STRIPS:
-            if grid[0] > out.shape[-2]:
-                break
-            try:
-                row_needs, col_needs = grid_needs(view, stage, grid, memo)
-            except ModelError:  # a strip would read nothing: too fine here
-                break
-            whole, tiled = stage_macs(view, stage, row_needs, col_needs, facts)
-            if tiled - whole > max_overhead * macs:
-                break
-            bound = max(floor, strip_bound(view, stage, row_needs, col_needs))
-            if skip_at_least is None or bound < skip_at_least:
-                found.append(Candidate(name, grid, tiled - whole, bound))
-    return found
+    """Every (split, strip grid) within the overhead limit, with its bound (`search.candidates`
+    over strips only: the strips are written in place, so the floor counts the output once)."""
+    return candidates(view, max_overhead, skip_at_least=skip_at_least, families=(STRIPS,), output_copies=1,
+                      bound=strip_bound)
 
 
 def search_tflite(data: bytes, *, max_overhead: float = 0.15, budget: int | None = None, max_screens: int = 40,
