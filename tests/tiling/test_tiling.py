@@ -37,41 +37,34 @@ def input_of(model, seed=1):
 GRIDS = [(2, 2), (3, 1), (1, 4), (4, 3), (5, 5)]  # 23x19 inputs: most grids do not divide evenly
 
 
+def assert_tiles_match(model, until):
+    """Every grid of ``GRIDS`` tiled up to ``until`` computes the original's output."""
+    x = input_of(model)
+    ref = ort_run(model, x)
+    for grid in GRIDS:
+        got = ort_run(tile(model, until, grid).model, x)
+        np.testing.assert_allclose(got[0], ref[0], rtol=1e-5, atol=1e-5, err_msg=f"{until} {grid}")
+
+
 @pytest.mark.parametrize("opset", [9, 13])  # Slice with attributes (opset 9) and with inputs
 @pytest.mark.parametrize("until", ["c1", "c2", "c3", "mp", "ap", "last"])
 def test_plain_net_tiled_equals_original(until, opset):
     """stride 2, dilation 2, groups, BatchNorm, MaxPool with ceil_mode, AveragePool with pads."""
-    model = plain_net(opset=opset)
-    x = input_of(model)
-    ref = ort_run(model, x)
-    for grid in GRIDS:
-        tiled = tile(model, until, grid)
-        got = ort_run(tiled.model, x)
-        np.testing.assert_allclose(got[0], ref[0], rtol=1e-5, atol=1e-5, err_msg=f"{until} {grid}")
+    assert_tiles_match(plain_net(opset=opset), until)
 
 
 @pytest.mark.parametrize("until", ["stem", "res", "cat", "down", "out"])
 def test_branchy_net_tiled_equals_original(until):
     """A residual Add, a Concat of branches with 1x1/5x5/maxpool kernels (the branches need
     different regions: Slices), a SAME_UPPER stride-2 conv."""
-    model = branchy_net()
-    x = input_of(model)
-    ref = ort_run(model, x)
-    for grid in GRIDS:
-        got = ort_run(tile(model, until, grid).model, x)
-        np.testing.assert_allclose(got[0], ref[0], rtol=1e-5, atol=1e-5, err_msg=f"{until} {grid}")
+    assert_tiles_match(branchy_net(), until)
 
 
 @pytest.mark.parametrize("until", ["merge", "dw", "unit"])
 def test_channel_shuffle_tiled_equals_original(until):
     """Reshape/Transpose that keep the spatial axes run per patch (each patch's Reshape gets
     its own target shape)."""
-    model = shuffle_net()
-    x = input_of(model)
-    ref = ort_run(model, x)
-    for grid in GRIDS:
-        got = ort_run(tile(model, until, grid).model, x)
-        np.testing.assert_allclose(got[0], ref[0], rtol=1e-5, atol=1e-5, err_msg=f"{until} {grid}")
+    assert_tiles_match(shuffle_net(), until)
 
 
 def test_window_needs_by_hand():
